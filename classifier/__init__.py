@@ -1,0 +1,37 @@
+"""kubewire: Kubernetes control-plane communication paths from packet captures.
+
+The public API lives in :mod:`classifier.api` and is re-exported here.
+"""
+
+from classifier.api import (
+    Result,
+    analyze,
+    plot_graph,
+    plot_timeline,
+    read_flows,
+)
+from classifier.errors import (
+    BaselineError,
+    CaptureError,
+    FilterError,
+    InventoryError,
+    KubewireError,
+    MalformedPacketError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BaselineError",
+    "CaptureError",
+    "FilterError",
+    "InventoryError",
+    "KubewireError",
+    "MalformedPacketError",
+    "Result",
+    "__version__",
+    "analyze",
+    "plot_graph",
+    "plot_timeline",
+    "read_flows",
+]

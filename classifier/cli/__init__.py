@@ -1,0 +1,33 @@
+"""The `kubewire` command line: every command calls the public API in classifier.api.
+
+Exit codes (documented in the README):
+  0  success
+  1  findings at or above --fail-on were present
+  2  user error: missing/unreadable file, not a capture, bad inventory/baseline/filter
+  3  internal error (a bug: please report it with the capture's description)
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from classifier.cli.common import run_guarded
+from classifier.cli.commands import COMMANDS
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="kubewire", prog_name="kubewire")
+def cli() -> None:
+    """kubewire: who talks to whom on the Kubernetes control plane, and which flows are
+    plaintext or unauthenticated, from packet captures (pcap, pcapng, gzip, stdin '-')."""
+
+
+for _cmd in COMMANDS:
+    cli.add_command(_cmd)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI, mapping errors to one line and an exit code."""
+    sys.exit(run_guarded(cli, argv))

@@ -1,0 +1,7 @@
+"""The explicit list of CLI commands, one module each."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,93 @@
+"""Options and error handling shared by every command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from classifier.errors import KubewireError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+def run_guarded(group: click.Group, argv: list[str] | None) -> int:
+    """Run the click group → an exit code; KubewireError becomes one clear line on stderr."""
+    try:
+        group.main(args=argv, prog_name="kubewire", standalone_mode=False)
+    except KubewireError as exc:
+        click.echo(f"kubewire: error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.Abort:
+        click.echo("kubewire: aborted", err=True)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        click.echo("kubewire: interrupted", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: a bug, reported in one line
+        logging.getLogger("kubewire").debug("internal error", exc_info=True)
+        click.echo(f"kubewire: internal error: {type(exc).__name__}: {exc} "
+                   "(run with KUBEWIRE_DEBUG=1 for the traceback)", err=True)
+        if _debug():
+            raise
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+def _debug() -> bool:
+    import os
+
+    return os.environ.get("KUBEWIRE_DEBUG", "") not in ("", "0")
+
+
+def quiet_option(f: F) -> F:
+    """--quiet/-q: print nothing but errors."""
+    return click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(f)
+
+
+def captures_argument(f: F) -> F:
+    """CAPTURE...: one or more pcap/pcapng files (gzip ok), or '-' for stdin."""
+    return click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")(f)
+
+
+def inventory_option(f: F) -> F:
+    """--inventory FILE (repeatable)."""
+    return click.option(
+        "--inventory", "inventory", multiple=True, metavar="FILE",
+        help="kubectl get nodes,pods,services,endpoints -A -o json|yaml output, or a "
+             "kubewire inventory YAML (repeatable).")(f)
+
+
+def filter_options(f: F) -> F:
+    """--since/--until/--host/--path/--where."""
+    f = click.option("--where", metavar="EXPR",
+                     help="pandas query over the flow table, e.g. \"resp_p == 10250\".")(f)
+    f = click.option("--path", "paths", multiple=True, metavar="PATH",
+                     help="only flows on this control-plane path (repeatable).")(f)
+    f = click.option("--host", "hosts", multiple=True, metavar="IP|NAME",
+                     help="only flows with this endpoint (repeatable).")(f)
+    f = click.option("--until", metavar="TIME",
+                     help="end of the time window (ISO time, or +DURATION from capture start).")(f)
+    f = click.option("--since", metavar="TIME",
+                     help="start of the time window (ISO time, or +DURATION from capture start).")(f)
+    return f
+
+
+def stderr_is_tty() -> bool:
+    """True when a progress bar may be drawn on stderr."""
+    return sys.stderr.isatty()

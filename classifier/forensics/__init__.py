@@ -1,0 +1,1 @@
+"""Forensics: time windows and filters, evidence extraction, multi-capture merge."""

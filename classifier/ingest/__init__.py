@@ -1,0 +1,1 @@
+"""Capture reading: pcap/pcapng records → decoded packets, with accounting."""

@@ -1,0 +1,1 @@
+"""Reports: communication graph, timeline, HTML/Markdown report, output files."""
