@@ -233,7 +233,8 @@ HTTP: Final = _t("http", [
 
 HOSTS: Final = _t("hosts", [
     ("ip", "string", "endpoint address"),
-    ("role", "category", "apiserver, node, pod, etcd, konnectivity-server, service-vip, client, dns, unknown"),
+    ("role", "category",
+     "apiserver, node, pod, etcd, konnectivity-server, service-vip, client, dns, unknown"),
     ("name", "string", "node name or namespace/pod when known"),
     ("node", "string", "node that hosts this endpoint when known"),
     ("confidence", "float64", "0..1"),

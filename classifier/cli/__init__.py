@@ -13,8 +13,8 @@ import sys
 
 import click
 
-from classifier.cli.common import run_guarded
 from classifier.cli.commands import COMMANDS
+from classifier.cli.common import run_guarded
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -39,7 +39,7 @@ def run_guarded(group: click.Group, argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         click.echo("kubewire: interrupted", err=True)
         return 130
-    except Exception as exc:  # noqa: BLE001 - last resort: a bug, reported in one line
+    except Exception as exc:  # last resort: a bug, reported in one line
         logging.getLogger("kubewire").debug("internal error", exc_info=True)
         click.echo(f"kubewire: internal error: {type(exc).__name__}: {exc} "
                    "(run with KUBEWIRE_DEBUG=1 for the traceback)", err=True)
