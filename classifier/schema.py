@@ -87,6 +87,10 @@ FLOW_BASE: Final = _t("flows", [
     ("first_frame", "UInt64", "1-based frame number of the first packet in that capture"),
     ("last_frame", "UInt64", "frame number of the last packet (in its own capture file)"),
     ("captures", "string", "every capture file the flow was seen in, joined by '|'"),
+    ("capture_points", "string", "capture points (sets of time-contiguous files) that saw the flow, '|'"),
+    ("orig_isn", "UInt32", "originator's TCP initial sequence number (NA for UDP / no SYN)"),
+    ("resp_isn", "UInt32", "responder's TCP initial sequence number"),
+    ("orig_burst_interval", "float64", "median seconds between originator payload bursts (>1 s apart)"),
     ("orig_payload", "object", "reassembled first bytes sent by the originator", False),
     ("resp_payload", "object", "reassembled first bytes sent by the responder", False),
 ])
