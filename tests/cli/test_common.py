@@ -1,0 +1,62 @@
+"""The CLI's error contract: one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from classifier.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, run_guarded
+from classifier.errors import CaptureError
+
+
+def _group(exc: BaseException | None) -> click.Group:
+    @click.group()
+    def g() -> None:
+        pass
+
+    @g.command("go")
+    def go() -> None:
+        if exc is not None:
+            raise exc
+
+    return g
+
+
+def test_ok_exit() -> None:
+    assert run_guarded(_group(None), ["go"]) == EXIT_OK
+
+
+def test_user_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_guarded(_group(CaptureError("x.pcap: not a capture file")), ["go"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert err.strip() == "kubewire: error: x.pcap: not a capture file"
+
+
+def test_bug_is_reported_without_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KUBEWIRE_DEBUG", raising=False)
+    code = run_guarded(_group(RuntimeError("boom")), ["go"])
+    err = capsys.readouterr().err
+    assert code == EXIT_INTERNAL
+    assert "Traceback" not in err and "RuntimeError: boom" in err
+
+
+def test_unknown_option_is_usage_error() -> None:
+    assert run_guarded(_group(None), ["go", "--nope"]) == EXIT_USAGE
+
+
+@pytest.mark.parametrize(
+    "args", [["flows", "/nonexistent/x.pcap"], ["analyze", "/nonexistent/x.pcap", "-o", "/tmp/kw-out"]]
+)
+def test_missing_file_one_line_nonzero(args: list[str]) -> None:
+    exe = Path(sys.executable).parent / "kubewire"
+    out = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == EXIT_USAGE, out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "x.pcap" in lines[0] and "Traceback" not in out.stderr
