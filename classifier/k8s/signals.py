@@ -1,0 +1,226 @@
+"""Role signals read off traffic: a data table, one row per signal.
+
+Each signal names the side of the flow it speaks about (client or server), the role it suggests,
+its confidence, the evidence string it leaves, and a predicate over :class:`FlowFacts`.
+Phase 1 signals look at one flow alone; phase 2 signals also ask what phase 1 concluded about
+the other end (e.g. SSH to :22 *from the apiserver*). Sources: k8s-signatures.md §§1-12.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from classifier.k8s import ports as P
+from classifier.k8s.facts import PROXY_URI, FlowFacts
+from classifier.k8s.inventory import Inventory
+from classifier.k8s.roles import RoleBook
+
+Side = Literal["client", "server"]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a phase-2 predicate may consult."""
+
+    book: RoleBook
+    inventory: Inventory | None
+    vips: frozenset[str]
+    """Addresses taken for the `kubernetes` service VIP."""
+
+
+Pred = Callable[[FlowFacts, Context], bool]
+Namer = Callable[[FlowFacts], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One row of the signal table."""
+
+    side: Side
+    role: str
+    confidence: float
+    evidence: str
+    """Evidence text; '{port}', '{name}', '{ua}' are filled in from the flow."""
+    when: Pred
+    name: Namer | None = None
+    phase: int = 1
+
+
+def _ports(ps: frozenset[int] | set[int]) -> Pred:
+    return lambda f, c: f.resp_p in ps and f.proto == "tcp"
+
+
+def _has(*flags: str) -> Pred:
+    return lambda f, c: all(x in f.flags for x in flags)
+
+
+def _all(*preds: Pred) -> Pred:
+    return lambda f, c: all(p(f, c) for p in preds)
+
+
+def _any(*preds: Pred) -> Pred:
+    return lambda f, c: any(p(f, c) for p in preds)
+
+
+def _not(pred: Pred) -> Pred:
+    return lambda f, c: not pred(f, c)
+
+
+def _server_is(*roles: str) -> Pred:
+    return lambda f, c: any(c.book.has(f.resp_h, r) for r in roles)
+
+
+def _client_is(*roles: str) -> Pred:
+    return lambda f, c: any(c.book.has(f.orig_h, r) for r in roles)
+
+
+def _vip(f: FlowFacts, c: Context) -> bool:
+    return f.resp_h in c.vips
+
+
+def _outside_inventory(f: FlowFacts, c: Context) -> bool:
+    return c.inventory is not None and not c.inventory.is_empty() and not c.inventory.knows(f.orig_h)
+
+
+def _proxy_id_name(pod_id: str) -> str:
+    """Proxy id 'name', 'name:port' or 'scheme:name:port' → name (utilnet.SplitSchemeNamePort)."""
+    parts = pod_id.split(":")
+    return parts[1] if len(parts) == 3 else parts[0]
+
+
+def _proxy_target(kind: str) -> Namer:
+    def name(f: FlowFacts) -> str | None:
+        for r in f.requests:
+            m = PROXY_URI.match(r.forwarded_uri or "")
+            if m and kind == "pods" and m.group("kind") == "pods":
+                return f"{m.group('ns')}/{_proxy_id_name(m.group('id'))}"
+            if m and kind == "nodes" and m.group("nodes"):
+                return _proxy_id_name(m.group("id"))
+        return None
+    return name
+
+
+def _proxy_kind(kind: str) -> Pred:
+    def pred(f: FlowFacts, c: Context) -> bool:
+        for r in f.requests:
+            m = PROXY_URI.match(r.forwarded_uri or "")
+            if m and ((kind == "nodes" and m.group("nodes")) or m.group("kind") == kind):
+                return True
+        return False
+    return pred
+
+
+def _ua(prefix: str) -> Pred:
+    return lambda f, c: any(u.lower().startswith(prefix) for u in f.user_agents)
+
+
+_KUBE_API_CALL: Final = _all(_has("kube_api_path"), _any(
+    _has("k8s_status"), _ports(P.APISERVER_PORTS | P.APISERVER_INSECURE_PORTS),
+    _ua("kubectl/"), _ua("kubelet/"), _ua("kube-proxy/")))
+_APISERVER_HEALTH: Final = _all(_has("health_path"), _ports(P.APISERVER_PORTS | {8080}))
+_ESTABLISHED: Final = _has("established")
+
+SIGNALS: Final[Sequence[Signal]] = (
+    # --- servers ------------------------------------------------------------------------------
+    Signal("server", "konnectivity-server", 0.95, "serves /AgentService gRPC (konnectivity)",
+           _has("konnectivity_grpc")),
+    Signal("server", "konnectivity-server", 0.9,
+           "serves apiserver certificate on konnectivity agent port {port}",
+           _all(_has("apiserver_cert"), _ports(P.KONNECTIVITY_AGENT_PORTS))),
+    Signal("server", "konnectivity-server", 0.8, "long-lived TLS h2 on konnectivity agent port {port}",
+           _all(_has("tls", "alpn_h2", "established"), _ports(P.KONNECTIVITY_AGENT_PORTS))),
+    Signal("server", "konnectivity-server", 0.85, "answers HTTP CONNECT to a kubelet on :{port}",
+           _has("connect_to_kubelet")),
+    Signal("server", "service-vip", 0.9, "`kubernetes` service VIP on :{port}",
+           _all(_vip, _ports({443}))),
+    Signal("server", "apiserver", 0.95, "apiserver certificate (kube-apiserver / kubernetes.default.svc)",
+           _all(_has("apiserver_cert"), _not(_ports(P.KONNECTIVITY_AGENT_PORTS)), _not(_vip))),
+    Signal("server", "apiserver", 0.9, "answers Kubernetes API requests on :{port}",
+           _all(_KUBE_API_CALL, _not(_vip))),
+    Signal("server", "apiserver", 0.75, "answers apiserver health checks on :{port}",
+           _all(_APISERVER_HEALTH, _not(_vip))),
+    Signal("server", "apiserver", 0.6, "serves TLS on apiserver port {port}",
+           _all(_has("tls", "established"), _ports({6443}))),
+    Signal("server", "node", 0.95, "kubelet self-signed serving certificate {name}",
+           _has("kubelet_cert"), name=lambda f: f.kubelet_host()),
+    Signal("server", "node", 0.85, "answers kubelet API paths on :{port}",
+           _all(_has("kubelet_path", "established"), _ports({P.KUBELET_PORT, P.KUBELET_READONLY_PORT}))),
+    Signal("server", "node", 0.7, "serves kubelet port {port}",
+           _all(_ESTABLISHED, _ports({P.KUBELET_PORT, P.KUBELET_READONLY_PORT}))),
+    Signal("server", "etcd", 0.95, "serves etcd gRPC (/etcdserverpb.*)", _has("etcd_grpc")),
+    Signal("server", "etcd", 0.75, "serves etcd port {port}",
+           _all(_ESTABLISHED, _ports({P.ETCD_CLIENT_PORT, P.ETCD_PEER_PORT}))),
+    Signal("server", "pod", 0.9, "apiserver proxy target pod {name} (X-Forwarded-Uri)",
+           _proxy_kind("pods"), name=_proxy_target("pods")),
+    Signal("server", "pod", 0.8, "apiserver service-proxy endpoint (X-Forwarded-Uri)",
+           _proxy_kind("services")),
+    Signal("server", "node", 0.85, "apiserver node-proxy target {name} (X-Forwarded-Uri)",
+           _proxy_kind("nodes"), name=_proxy_target("nodes")),
+    Signal("server", "dns", 0.8, "serves DNS on :53", _all(_has("app_dns"),
+                                                         lambda f, c: f.resp_p in P.DNS_PORTS)),
+    # --- clients ------------------------------------------------------------------------------
+    Signal("client", "node", 0.95, "client certificate CN=system:node:{name}",
+           _has("node_client_cert"), name=lambda f: f.node_from_client_cert()),
+    Signal("client", "apiserver", 0.95, "client certificate CN={cn}", _has("apiserver_client_cert")),
+    Signal("client", "node", 0.85, "User-Agent {ua}", _ua("kubelet/")),
+    Signal("client", "node", 0.8, "User-Agent {ua}", _ua("kube-proxy/")),
+    Signal("client", "client", 0.7, "User-Agent {ua}", _ua("kubectl/")),
+    Signal("client", "pod", 0.75, "calls the `kubernetes` service VIP", _all(_vip, _ports({443}))),
+    # --- phase 2: relative to what phase 1 found ----------------------------------------------
+    Signal("client", "node", 0.65, "~10 s lease cadence on a long TLS 1.3 flow to the apiserver",
+           _all(_has("tls13", "lease_cadence", "long_lived"), _server_is("apiserver"),
+                _not(_client_is("pod", "client"))), phase=2),
+    Signal("client", "node", 0.6, "long-lived konnectivity agent connection",
+           _all(_has("long_lived"), _server_is("konnectivity-server"),
+                _not(_client_is("apiserver")), _not(_has("connect"))), phase=2),
+    Signal("client", "apiserver", 0.8, "HTTP CONNECT through the konnectivity server",
+           _all(_has("connect"), _server_is("konnectivity-server")), phase=2),
+    Signal("server", "node", 0.7, "SSH server reached from the apiserver",
+           _all(_ports({P.SSH_PORT}), _client_is("apiserver"), _ESTABLISHED), phase=2),
+    Signal("client", "client", 0.8, "calls the apiserver from outside the inventory",
+           _all(_server_is("apiserver", "service-vip"), _outside_inventory), phase=2),
+)
+"""Evaluated in order for every flow; every matching signal adds a claim."""
+
+
+def evidence_text(sig: Signal, f: FlowFacts, name: str | None) -> str:
+    """Signal + flow → its evidence string."""
+    ua = next(iter(f.user_agents), "")
+    return (sig.evidence.replace("{port}", str(f.resp_p)).replace("{name}", name or "?")
+            .replace("{ua}", ua.split(" ")[0]).replace("{cn}", f.client_cn or "?"))
+
+
+def apply_signals(facts: Sequence[FlowFacts], ctx: Context, phase: int) -> None:
+    """Flows → claims in ctx.book from every signal of ``phase`` that matches."""
+    table = [s for s in SIGNALS if s.phase == phase]
+    for f in facts:
+        for sig in table:
+            if not sig.when(f, ctx):
+                continue
+            name = sig.name(f) if sig.name is not None else None
+            ip = f.resp_h if sig.side == "server" else f.orig_h
+            node = name if sig.role == "node" else None
+            ctx.book.add(ip, sig.role, sig.confidence, evidence_text(sig, f, name), name=name, node=node)
+
+
+def kubernetes_vips(facts: Sequence[FlowFacts], inv: Inventory | None) -> frozenset[str]:
+    """The `kubernetes` service VIP(s): from the inventory, else a default VIP seen serving the
+    apiserver certificate or Kubernetes API calls on :443."""
+    vips: set[str] = set()
+    if inv is not None:
+        vips |= inv.kubernetes_vips
+        for ip in inv.services:
+            if inv.services[ip].ref == "default/kubernetes":
+                vips.add(ip)
+    for f in facts:
+        if f.resp_h not in P.DEFAULT_KUBERNETES_VIPS or f.resp_p != 443:
+            continue
+        # 10.96.0.1 is specific enough with TLS alone; 10.0.0.1 (a common router address)
+        # needs the apiserver certificate or API calls, or the inventory's service CIDR.
+        if ({"apiserver_cert", "kube_api_path"} & f.flags
+                or (inv is not None and inv.in_service_cidr(f.resp_h))
+                or (f.resp_h == P.DEFAULT_KUBERNETES_VIPS[0] and "tls" in f.flags)):
+            vips.add(f.resp_h)
+    return frozenset(vips)
