@@ -1,0 +1,176 @@
+"""Opening a capture: path or '-' (stdin), gzip detection, byte counting and SHA-256.
+
+Plain files are read straight into the caller's buffer; their SHA-256 is computed on a helper
+thread (hashlib releases the GIL) so hashing overlaps decoding.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import sys
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Final
+
+from classifier.errors import CaptureError
+
+GZIP_MAGIC: Final = b"\x1f\x8b"
+
+
+class _Hashing(io.RawIOBase):
+    """Raw stream under gzip: replays a sniffed prefix, hashes and counts every raw byte."""
+
+    def __init__(self, raw: IO[bytes], prefix: bytes) -> None:
+        self._raw = raw
+        self._prefix = prefix
+        self.sha = hashlib.sha256(prefix)
+        self.size = len(prefix)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: memoryview) -> int:  # type: ignore[override]
+        mv = memoryview(b).cast("B")
+        if self._prefix:
+            k = min(len(self._prefix), len(mv))
+            mv[:k] = self._prefix[:k]
+            self._prefix = self._prefix[k:]
+            return k
+        n = self._raw.readinto(mv)  # type: ignore[attr-defined]
+        if n:
+            self.sha.update(mv[:n])
+            self.size += n
+        return int(n or 0)
+
+
+class Source:
+    """One capture being read: ``readinto`` gives (decompressed) bytes; size/SHA-256 of raw bytes."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            raise CaptureError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise CaptureError(f"{path}: is a directory, not a capture file") from None
+        except OSError as exc:
+            raise CaptureError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        self._raw = raw
+        self.total = 0 if path == "-" else _file_size(path)
+        try:
+            head = _read_exact(raw, 2)
+        except OSError as exc:
+            raise CaptureError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        self.gzip = head == GZIP_MAGIC
+        self._prefix = head
+        self._sha = hashlib.sha256()
+        self._size = 0
+        self._hashing: _Hashing | None = None
+        self._gz: gzip.GzipFile | None = None
+        if self.gzip:
+            self._hashing = _Hashing(raw, head)
+            self._gz = gzip.GzipFile(fileobj=self._hashing, mode="rb")  # type: ignore[arg-type]
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+        self.error: str | None = None
+        """Set when decompression failed midway (the rest of the file is unreadable)."""
+
+    def readinto(self, mv: memoryview) -> int:
+        """Fill mv with up to len(mv) bytes (fewer only at end of input); → count."""
+        got = 0
+        while got < len(mv):
+            n = self._read_some(mv[got:])
+            if n == 0:
+                break
+            got += n
+        return got
+
+    def _read_some(self, mv: memoryview) -> int:
+        if self.error is not None:
+            return 0
+        if self._gz is not None:
+            try:
+                return int(self._gz.readinto(mv))
+            except (EOFError, OSError, zlib.error) as exc:
+                self.error = f"gzip_error: {exc}"
+                return 0
+        if self._prefix:
+            k = min(len(self._prefix), len(mv))
+            mv[:k] = self._prefix[:k]
+            self._hash(bytes(self._prefix[:k]))
+            self._prefix = self._prefix[k:]
+            return k
+        try:
+            n = self._raw.readinto(mv)  # type: ignore[attr-defined]
+        except OSError as exc:
+            raise CaptureError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+        if n:
+            self._hash(mv[:n])
+        return int(n or 0)
+
+    def _hash(self, data: memoryview | bytes) -> None:
+        self._size += len(data)
+        self.sync()
+        if len(data) < (1 << 20):
+            self._sha.update(data)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubewire-sha")
+        self._pending = self._pool.submit(self._sha.update, data)
+
+    def sync(self) -> None:
+        """Wait until the bytes handed out so far are hashed (call before reusing a buffer)."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    @property
+    def bytes_read(self) -> int:
+        """Raw (compressed) bytes read so far."""
+        return self._hashing.size if self._hashing is not None else self._size
+
+    def sha256(self) -> str:
+        """SHA-256 (hex) of the raw bytes read so far."""
+        self.sync()
+        return (self._hashing.sha if self._hashing is not None else self._sha).hexdigest()
+
+    def drain(self) -> None:
+        """Read the rest of the raw file so size and SHA-256 cover every byte of it."""
+        self.sync()
+        rest = self._raw.read() if self._hashing is None else b""
+        if rest:
+            self._hash(rest)
+        if self._hashing is not None:
+            while self._hashing.read(1 << 20):
+                pass
+        self.sync()
+
+    def close(self) -> None:
+        """Finish hashing and close the file (never stdin)."""
+        self.sync()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._raw is not sys.stdin.buffer:
+            self._raw.close()
+
+
+def _read_exact(raw: IO[bytes], n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        b = raw.read(n - len(out))
+        if not b:
+            break
+        out += b
+    return out
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
