@@ -103,6 +103,9 @@ RULES: Final[Sequence[PathRule]] = (
     # --- apiserver proxy (apiserver → pod / service endpoint / node, non-kubelet port) --------
     PathRule("apiserver-proxy", 0.95, "apiserver proxy request (X-Forwarded-Uri …/proxy)",
              flags=R({"proxy_forwarded"}), not_ports=KUBELET_PORTS),
+    # --- scheduler / controller-manager / kube-proxy / health and admin ports ----------------
+    PathRule("control-plane-other", 0.8, "control-plane component port",
+             ports=P.COMPONENT_PORTS),
     PathRule("apiserver-proxy", 0.75, "apiserver calls a cluster backend over plain HTTP",
              client_roles=R({"apiserver"}), server_roles=_CLUSTER_BACKENDS - {"dns"},
              flags=R({"plaintext"}), not_flags=R({"app_dns", "connect"}), not_ports=KUBELET_PORTS),
@@ -121,9 +124,6 @@ RULES: Final[Sequence[PathRule]] = (
     PathRule("client-to-apiserver", 0.85, "client outside the cluster calls the apiserver",
              server_roles=R({"apiserver"}), client_roles=_NOT_APISERVER_CLIENTS | {"apiserver"},
              not_ports=P.COMPONENT_PORTS),
-    # --- scheduler / controller-manager / kube-proxy / health and admin ports ----------------
-    PathRule("control-plane-other", 0.8, "control-plane component port",
-             ports=P.COMPONENT_PORTS),
     # --- everything else: pod-to-pod, DNS, NTP, ... ----------------------------------------------
     PathRule("other", 1.0, "no control-plane rule matched"),
 )

@@ -119,7 +119,6 @@ def _ua(prefix: str) -> Pred:
 _KUBE_API_CALL: Final = _all(_has("kube_api_path"), _any(
     _has("k8s_status"), _ports(P.APISERVER_PORTS | P.APISERVER_INSECURE_PORTS),
     _ua("kubectl/"), _ua("kubelet/"), _ua("kube-proxy/")))
-_APISERVER_HEALTH: Final = _all(_has("health_path"), _ports(P.APISERVER_PORTS | {8080}))
 _ESTABLISHED: Final = _has("established")
 
 SIGNALS: Final[Sequence[Signal]] = (
@@ -139,8 +138,6 @@ SIGNALS: Final[Sequence[Signal]] = (
            _all(_has("apiserver_cert"), _not(_ports(P.KONNECTIVITY_AGENT_PORTS)), _not(_vip))),
     Signal("server", "apiserver", 0.9, "answers Kubernetes API requests on :{port}",
            _all(_KUBE_API_CALL, _not(_vip))),
-    Signal("server", "apiserver", 0.75, "answers apiserver health checks on :{port}",
-           _all(_APISERVER_HEALTH, _not(_vip))),
     Signal("server", "apiserver", 0.6, "serves TLS on apiserver port {port}",
            _all(_has("tls", "established"), _ports({6443}))),
     Signal("server", "node", 0.95, "kubelet self-signed serving certificate {name}",
@@ -179,8 +176,10 @@ SIGNALS: Final[Sequence[Signal]] = (
            _all(_has("connect"), _server_is("konnectivity-server")), phase=2),
     Signal("server", "node", 0.7, "SSH server reached from the apiserver",
            _all(_ports({P.SSH_PORT}), _client_is("apiserver"), _ESTABLISHED), phase=2),
+    # --- phase 3: only for addresses nothing else explains ------------------------------------
     Signal("client", "client", 0.8, "calls the apiserver from outside the inventory",
-           _all(_server_is("apiserver", "service-vip"), _outside_inventory), phase=2),
+           _all(_server_is("apiserver", "service-vip"), _outside_inventory,
+                lambda f, c: f.orig_h not in c.book.claims), phase=3),
 )
 """Evaluated in order for every flow; every matching signal adds a claim."""
 

@@ -92,6 +92,7 @@ def infer_roles(facts: Sequence[FlowFacts], inventory: Inventory | None) -> tupl
             book.add(ip, "service-vip", 0.9, "`kubernetes` service VIP", name="default/kubernetes")
     apply_signals(facts, ctx, phase=1)
     apply_signals(facts, ctx, phase=2)
+    apply_signals(facts, ctx, phase=3)
     return book, ctx
 
 
