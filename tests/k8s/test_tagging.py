@@ -53,7 +53,8 @@ def cluster_rows() -> list[dict]:
         http(CP, W1, 10257, path="/healthz", uid="kcm"),
         flow(POD, "10.96.0.10", 53, uid="dns", proto="udp", app_proto="dns"),
         http(POD, POD2, 8080, path="/", uid="pod_pod"),
-        http(WS, CP, 8080, path="/api/v1/namespaces", uid="insecure", http_user_agent="kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46"),
+        http(WS, CP, 8080, path="/api/v1/namespaces", uid="insecure",
+             http_user_agent="kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46"),
         flow(CP, W1, 8090, uid="connect", app_proto="connect", http_method="CONNECT",
              connect_target="192.168.56.11:10250", tunnel_proto="tls"),
     ]
