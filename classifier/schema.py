@@ -134,6 +134,7 @@ FLOW_DISSECT: Final = _t("flows", [
     ("ssh_client", "string", "client SSH banner"),
     ("ssh_server", "string", "server SSH banner"),
     ("payload_hint", "string", "k8s-protobuf, etcd-registry, ... joined by ','"),
+    ("direction_swapped", "boolean", "bytes show the originator is really the server (roles read swapped)"),
     ("dissect_error", "string", "why dissection stopped (too_short, no_match, tls_record_truncated...)"),
 ])
 

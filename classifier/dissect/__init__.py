@@ -1,10 +1,26 @@
-"""Dissectors: what each flow's first bytes say."""
+"""Dissectors: what each flow's first bytes say.
+
+``dissect(flows)`` runs on the flow table's reassembled payload prefixes (orig_payload,
+resp_payload). Each protocol is one module (tls, http1, http2, ssh, dns) listed in
+``registry.DISSECTORS`` and chosen by sniffing the bytes, never by port alone.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
+
+from classifier import schema
+from classifier.dissect.engine import dissect_bytes
+from classifier.dissect.facts import Facts, Malformed
+from classifier.dissect.tables import Collector
+from classifier.errors import MalformedPacketError
+
+log = logging.getLogger("kubewire.dissect")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +33,76 @@ class Dissection:
     http: pd.DataFrame
 
 
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return b""
+
+
+def dissect_flow_bytes(orig: bytes, resp: bytes, *, strict: bool = False,
+                       where: tuple[str, int] = ("", 0)) -> Facts:
+    """One flow's first bytes → Facts; never raises unless ``strict`` (then MalformedPacketError).
+
+    Invalid bytes are recorded as a snake_case reason in ``dissect_error``.
+    """
+    try:
+        return dissect_bytes(orig, resp)
+    except Malformed as exc:
+        if strict:
+            raise MalformedPacketError(where[0], where[1], exc.reason) from exc
+        facts = Facts(flow={"app_proto": _sniffed_name(orig, resp), "dissect_error": exc.reason})
+        return facts
+    except Exception as exc:  # the dissector boundary: a bug must not lose a whole capture
+        if strict:
+            raise
+        log.warning("dissector bug on %s frame %s: %s", where[0], where[1], exc, exc_info=True)
+        return Facts(flow={"app_proto": "unknown",
+                           "dissect_error": f"internal_error_{type(exc).__name__.lower()}"})
+
+
+def _sniffed_name(orig: bytes, resp: bytes) -> str:
+    from classifier.dissect.registry import choose
+
+    d, _ = choose(orig, resp)
+    return d.name if d is not None else "unknown"
+
+
 def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
-    """Flow table with payload prefixes → flows with dissection columns + detail tables."""
-    raise NotImplementedError("dissectors land with the dissectors issue")
+    """Flow table with payload prefixes → flows with dissection columns + detail tables.
+
+    Returns the flows conformed to FLOW_BASE + FLOW_DISSECT, and the tls, certificates and
+    http tables (schema.TLS, CERTIFICATES, HTTP). With ``strict`` the first invalid flow raises
+    MalformedPacketError (capture and first frame of the flow).
+    """
+    col = Collector()
+    n = len(flows)
+
+    def column(name: str) -> list[Any]:
+        return list(flows[name]) if name in flows.columns else [None] * n
+
+    origs, resps = column("orig_payload"), column("resp_payload")
+    captures, frames = column("capture"), column("first_frame")
+    idents = zip(column("uid"), column("ts"), column("orig_h"), column("resp_h"),
+                 column("resp_p"), strict=True)
+    reasons: Counter[str] = Counter()
+    for i, ident in enumerate(idents):
+        frame = frames[i]
+        where = (str(captures[i] or ""), int(frame) if frame is not None and not pd.isna(frame)
+                 else 0)
+        facts = dissect_flow_bytes(_bytes(origs[i]), _bytes(resps[i]), strict=strict, where=where)
+        err = facts.flow.get("dissect_error")
+        if err:
+            reasons[err] += 1
+        col.add(facts, ident)
+    if reasons:
+        log.info("dissect: %d flows, reasons: %s", n,
+                 ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
+    base_cols = [c for c in schema.FLOW_BASE.names if c in flows.columns]
+    base = flows[base_cols].reset_index(drop=True)
+    out = pd.concat([base, col.flow_columns()], axis=1)
+    return Dissection(
+        flows=schema.conform(out, schema.FLOW_BASE + schema.FLOW_DISSECT),
+        tls=col.tls(),
+        certificates=col.certificates(),
+        http=col.http(),
+    )

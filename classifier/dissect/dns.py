@@ -1,0 +1,54 @@
+"""DNS (RFC 1035 §4.1) over UDP or TCP: recognised by its header and first question."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from classifier.dissect.facts import Facts, Malformed
+
+NAME: Final = "dns"
+HEADER: Final = 12  # RFC 1035 §4.1.1
+
+
+def _question_ok(data: bytes, pos: int) -> bool:
+    """A QNAME of labels (or a pointer) then QTYPE/QCLASS fits at pos."""
+    for _ in range(128):
+        if pos >= len(data):
+            return False
+        ln = data[pos]
+        if ln == 0:
+            return pos + 5 <= len(data)
+        if ln & 0xC0 == 0xC0:
+            return pos + 6 <= len(data)
+        if ln > 63:
+            return False
+        pos += 1 + ln
+    return False
+
+
+def _message_offset(data: bytes) -> int | None:
+    """Where the DNS header starts: 0 (UDP) or 2 (TCP length prefix, RFC 1035 §4.2.2)."""
+    for off in (0, 2):
+        if len(data) < off + HEADER + 5:
+            continue
+        if off == 2 and int.from_bytes(data[:2], "big") < HEADER:
+            continue
+        flags = int.from_bytes(data[off + 2:off + 4], "big")
+        qd = int.from_bytes(data[off + 4:off + 6], "big")
+        opcode = (flags >> 11) & 0xF
+        z = (flags >> 6) & 0x1  # reserved Z bit, must be zero
+        if qd == 1 and opcode in (0, 2, 4, 5) and not z and _question_ok(data, off + HEADER):
+            return off
+    return None
+
+
+def sniff(data: bytes) -> float:
+    """First bytes → 0.6 when they hold one plausible DNS question, else 0; never raises."""
+    return 0.6 if _message_offset(data) is not None else 0.0
+
+
+def dissect_flow(orig: bytes, resp: bytes) -> Facts:
+    """Both directions' first bytes → app_proto dns; raises Malformed when neither is DNS."""
+    if _message_offset(orig) is None and _message_offset(resp) is None:
+        raise Malformed("dns_invalid")
+    return Facts(flow={"app_proto": NAME})

@@ -1,0 +1,77 @@
+"""The explicit list of dissectors and how one is chosen: by sniffing bytes, never by port."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from classifier.dissect import dns, http1, http2, ssh, tls
+from classifier.dissect.facts import Facts
+
+log = logging.getLogger("kubewire.dissect")
+
+MIN_CONFIDENCE: Final = 0.5
+"""Below this best sniff score a flow is 'unknown' with reason no_match."""
+SURE: Final = 0.9
+"""At or above this score a flow keeps its protocol name even when its bytes turn out invalid."""
+MIN_BYTES: Final = 4
+"""Fewer first bytes than this in both directions → 'too_short' instead of 'no_match'."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dissector:
+    """One protocol: ``sniff(first_bytes) -> confidence`` and ``dissect_flow(orig, resp)``."""
+
+    name: str
+    sniff: Callable[[bytes], float]
+    """First bytes of either direction → 0..1; never raises."""
+    dissect_flow: Callable[[bytes, bytes], Facts]
+    """Both directions' first bytes → Facts; raises ValueError (Malformed) when invalid."""
+    reversed: Callable[[bytes, bytes], bool] | None = None
+    """(orig, resp) → True when the bytes show the flow's originator is really the server."""
+
+
+DISSECTORS: Final[tuple[Dissector, ...]] = (
+    Dissector(tls.NAME, tls.sniff, tls.dissect_flow, tls.reversed_roles),
+    Dissector(http1.NAME, http1.sniff, http1.dissect_flow, http1.reversed_roles),
+    Dissector(http2.NAME, http2.sniff, http2.dissect_flow),
+    Dissector(ssh.NAME, ssh.sniff, ssh.dissect_flow),
+    Dissector(dns.NAME, dns.sniff, dns.dissect_flow),
+)
+
+
+def _safe_sniff(d: Dissector, data: bytes) -> float:
+    if not data:
+        return 0.0
+    try:
+        return d.sniff(data)
+    except Exception:  # a sniff bug must not stop a capture; sniff must never raise
+        log.debug("sniff %s raised", d.name, exc_info=True)
+        return 0.0
+
+
+def choose(orig: bytes, resp: bytes) -> tuple[Dissector | None, float]:
+    """Both directions' first bytes → the best-sniffing dissector (None below the threshold).
+
+    The originator's bytes count fully, the responder's slightly less (server-first protocols
+    and captures that start mid-connection still match).
+    """
+    best: Dissector | None = None
+    score = 0.0
+    for d in DISSECTORS:
+        s = max(_safe_sniff(d, orig), 0.95 * _safe_sniff(d, resp))
+        if s > score:
+            best, score = d, s
+    if score < MIN_CONFIDENCE:
+        return None, score
+    return best, score
+
+
+def by_name(name: str) -> Dissector:
+    """Protocol name → its dissector (KeyError when not registered)."""
+    for d in DISSECTORS:
+        if d.name == name:
+            return d
+    raise KeyError(name)
