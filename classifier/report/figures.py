@@ -35,6 +35,14 @@ def new_axes(size: tuple[float, float]) -> Axes:
     return fig.add_subplot()
 
 
+def root_figure(ax: Axes) -> Figure:
+    """Axes → the top-level Figure it is drawn in (through any SubFigure)."""
+    fig = ax.figure
+    while not isinstance(fig, Figure):
+        fig = fig.figure
+    return fig
+
+
 def text_kw(**kw: Any) -> dict[str, Any]:
     """Keyword arguments for Axes.text/annotate with capture-derived text: no mathtext
     (a '$' in a pod name must not be parsed), the bundled font."""

@@ -6,6 +6,7 @@ reserved for flagged edges and findings, so no path colour is red.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Final
 
 import pandas as pd
@@ -118,3 +119,21 @@ def safe_label(value: object, limit: int = 48) -> str:
             out.append(ch.encode("unicode_escape").decode("ascii"))
     text = "".join(out)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_INVISIBLE: Final = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+"""Unicode categories shown as escapes in reports: controls, format characters (bidi
+overrides, zero-width), private/unassigned code points, line/paragraph separators."""
+
+
+def visible_text(value: object) -> str:
+    """A capture-derived value → text with every invisible or control character shown as a
+    ``\\xNN``/``\\uNNNN`` escape (tabs and newlines too), so nothing is hidden or reordered.
+    The caller still escapes for its output format (HTML, Markdown)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    s = str(value)
+    if s.isprintable():
+        return s
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) in _INVISIBLE else ch for ch in s)

@@ -1,0 +1,82 @@
+"""Result → ReportData: everything the HTML and Markdown reports show, computed once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import PurePath
+from typing import Any
+
+from classifier.report.tables import (
+    accounting_rows,
+    edges_rows,
+    findings_rows,
+    hosts_rows,
+    jsonable,
+    paths_rows,
+    severity_counts,
+    time_range,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportData:
+    """Plain values (str/int/lists/dicts) ready to format; capture strings still raw."""
+
+    title: str
+    version: str
+    generated: str
+    command: str
+    first_ts: str | None
+    last_ts: str | None
+    flows: int
+    hosts_count: int
+    packets: dict[str, int]
+    severity_counts: dict[str, int]
+    active_findings: int
+    suppressed_findings: int
+    findings: list[dict[str, Any]]
+    paths: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    edges_total: int
+    hosts: list[dict[str, Any]]
+    inputs: list[dict[str, Any]]
+    accounting: list[dict[str, Any]]
+    filters: dict[str, Any]
+    outputs: list[str] = field(default_factory=list)
+    graph_note: str = ""
+
+
+def generated_at() -> str:
+    """Now in UTC as ISO 8601 — or SOURCE_DATE_EPOCH when set, for reproducible reports."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    when = (datetime.fromtimestamp(int(epoch), tz=UTC) if epoch.isdigit()
+            else datetime.now(tz=UTC))
+    return when.replace(microsecond=0).isoformat()
+
+
+def build_report_data(result: Any, *, outputs: list[str] | None = None,
+                      generated: str | None = None, command: str = "",
+                      graph_note: str = "") -> ReportData:
+    """Result (+ the files written, generation time, command line) → ReportData."""
+    summary = result.summary()
+    first, last = time_range(result)
+    findings = findings_rows(result.findings)
+    names = [PurePath(str(i["capture"])).name for i in summary["inputs"]]
+    title = "kubewire report: " + (", ".join(names[:3]) + (f" and {len(names) - 3} more"
+                                                            if len(names) > 3 else "")
+                                   if names else "no capture")
+    edges, total = edges_rows(result)
+    return ReportData(
+        title=title, version=str(result.version), generated=generated or generated_at(),
+        command=command, first_ts=first, last_ts=last, flows=len(result.flows),
+        hosts_count=len(result.hosts), packets=dict(summary["packets"]),
+        severity_counts=severity_counts(result.findings),
+        active_findings=sum(1 for f in findings if not f.get("suppressed")),
+        suppressed_findings=sum(1 for f in findings if f.get("suppressed")),
+        findings=findings, paths=paths_rows(result), edges=edges, edges_total=total,
+        hosts=hosts_rows(result.hosts), inputs=jsonable(summary["inputs"]),
+        accounting=accounting_rows(result.stats), filters=jsonable(dict(result.filters)),
+        outputs=list(outputs or []), graph_note=graph_note,
+    )
