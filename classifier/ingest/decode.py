@@ -7,10 +7,11 @@ UDP 4789 and Linux/flannel's 8472), Geneve (RFC 8926, UDP 6081), IP-in-IP (RFC 2
 GRE (RFC 2784/2890) including ERSPAN types I-III.
 """
 
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numba import njit
@@ -84,12 +85,12 @@ def decode(buf: np.ndarray, off: np.ndarray, caplen: np.ndarray, linktype: np.nd
 
 
 @njit(cache=True, inline="always")
-def _be16(b: np.ndarray, p: int) -> int:
+def _be16(b: np.ndarray, p: int) -> Any:
     return (np.int64(b[p]) << 8) | np.int64(b[p + 1])
 
 
 @njit(cache=True, inline="always")
-def _be32(b: np.ndarray, p: int) -> int:
+def _be32(b: np.ndarray, p: int) -> Any:
     return (np.int64(b[p]) << 24) | (np.int64(b[p + 1]) << 16) | (np.int64(b[p + 2]) << 8) | \
         np.int64(b[p + 3])
 
@@ -167,7 +168,7 @@ def _decode_all(buf, off, caplen, linktype, reason_in, reason, src_hi, src_lo, d
             r = R.UNSUPPORTED_LINK_TYPE
         ip_total_end = 0
         l4p = 0
-        proto = -1
+        proto = np.int64(-1)
         while r < 0:
             if stage == _ETH:
                 if p + 14 > end:
@@ -384,7 +385,7 @@ def _decode_all(buf, off, caplen, linktype, reason_in, reason, src_hi, src_lo, d
                 dp = _be16(buf, l4p + 2)
                 ulen = _be16(buf, l4p + 4)
                 po = l4p + 8
-                uend = l4p + ulen if 8 <= ulen and l4p + ulen <= ip_total_end else ip_total_end
+                uend = l4p + ulen if ulen >= 8 and l4p + ulen <= ip_total_end else ip_total_end
                 if uend < po:
                     r = R.UDP_TRUNCATED
                     break

@@ -6,9 +6,10 @@ Formats: pcap (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcap/) and pca
 (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/).
 """
 
+# ruff: noqa: SIM108, SIM109  (numba kernels: explicit comparisons compile to plain branches)
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numba import njit
@@ -34,7 +35,7 @@ MAX_BLOCK: Final = 16 << 20
 
 
 @njit(cache=True, inline="always")
-def _u32(buf: np.ndarray, p: int, swapped: bool) -> int:
+def _u32(buf: np.ndarray, p: int, swapped: bool) -> Any:
     if swapped:
         return (np.uint32(buf[p]) << 24) | (np.uint32(buf[p + 1]) << 16) | (
             np.uint32(buf[p + 2]) << 8) | np.uint32(buf[p + 3])
@@ -43,7 +44,7 @@ def _u32(buf: np.ndarray, p: int, swapped: bool) -> int:
 
 
 @njit(cache=True, inline="always")
-def _u16(buf: np.ndarray, p: int, swapped: bool) -> int:
+def _u16(buf: np.ndarray, p: int, swapped: bool) -> Any:
     if swapped:
         return (np.uint32(buf[p]) << 8) | np.uint32(buf[p + 1])
     return (np.uint32(buf[p + 1]) << 8) | np.uint32(buf[p])
@@ -114,7 +115,7 @@ def resync_pcap(buf: np.ndarray, pos: int, end: int, at_eof: bool, swapped: bool
 
 
 @njit(cache=True)
-def _ts_ns(raw: np.uint64, mul: int, div: int, shift: int, offset: int) -> int:
+def _ts_ns(raw: np.uint64, mul: int, div: int, shift: int, offset: int) -> Any:
     if shift > 0:
         sec = raw >> np.uint64(shift)
         frac = raw & ((np.uint64(1) << np.uint64(shift)) - np.uint64(1))

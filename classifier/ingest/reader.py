@@ -18,7 +18,10 @@ from classifier.errors import CaptureError, MalformedPacketError
 from classifier.ingest import framing as fr
 from classifier.ingest.interfaces import Interface, parse_idb
 from classifier.ingest.reasons import (
-    CORRUPT_RECORD_HEADER, PCAPNG_BAD_INTERFACE, TRUNCATED_RECORD, reason_name,
+    CORRUPT_RECORD_HEADER,
+    PCAPNG_BAD_INTERFACE,
+    TRUNCATED_RECORD,
+    reason_name,
 )
 from classifier.ingest.source import Source
 
@@ -92,7 +95,7 @@ class CaptureReader:
 
     def _read(self, src: Source) -> Iterator[RecordBatch]:
         buf = np.empty(self.chunk + fr.MAX_BLOCK + 64, dtype=np.uint8)
-        mv = memoryview(buf)
+        mv = buf.data
         valid = src.readinto(mv[: self.chunk])
         eof = valid < self.chunk
         if valid == 0:
@@ -118,7 +121,8 @@ class CaptureReader:
         while True:
             if pcapng:
                 iv = _iface_arrays(self.interfaces)
-                n, npos, code = fr.frame_pcapng(buf, pos, valid, swapped, *iv, arrays.off,
+                n, npos, code = fr.frame_pcapng(  # type: ignore[call-arg]
+                    buf, pos, valid, swapped, *iv, arrays.off,
                                                 arrays.caplen, arrays.origlen, arrays.ts,
                                                 arrays.iface, arrays.reason)
             else:
@@ -183,7 +187,7 @@ class CaptureReader:
         rest = valid - pos
         if rest and pos:
             buf[:rest] = buf[pos:valid]
-        got = src.readinto(memoryview(buf)[rest: rest + self.chunk])
+        got = src.readinto(buf.data[rest: rest + self.chunk])
         if self.progress is not None:
             self.progress(src.bytes_read)
         return 0, rest + got, got < self.chunk

@@ -73,7 +73,7 @@ class Source:
         self._gz: gzip.GzipFile | None = None
         if self.gzip:
             self._hashing = _Hashing(raw, head)
-            self._gz = gzip.GzipFile(fileobj=self._hashing, mode="rb")  # type: ignore[arg-type]
+            self._gz = gzip.GzipFile(fileobj=self._hashing, mode="rb")
         self._pool: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None
         self.error: str | None = None

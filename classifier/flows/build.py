@@ -1,0 +1,182 @@
+"""Flow state of one capture point → the flow table (schema.FLOW_BASE) with Zeek's columns."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from classifier import schema
+from classifier.flows import kernel as K
+from classifier.flows.table import FlowTable
+from classifier.ingest.decode import TUNNEL_NAMES
+
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_LETTER_CODES = [(K.LETTERS[c // 2].upper() if c % 2 == 0 else K.LETTERS[c // 2].lower())
+                 for c in range(2 * len(K.LETTERS))]
+
+
+def format_addr(hi: int, lo: int) -> str:
+    """(hi, lo) 128-bit words → dotted IPv4 for IPv4-mapped addresses, else compressed IPv6."""
+    if hi == 0 and (lo >> 32) == 0xFFFF:
+        return str(ipaddress.IPv4Address(lo & 0xFFFFFFFF))
+    return str(ipaddress.IPv6Address((hi << 64) | lo))
+
+
+def make_uid(*facts: object) -> str:
+    """Stable facts of a flow → Zeek-style uid: 'C' + 17 base62 characters."""
+    digest = hashlib.blake2b("|".join(map(str, facts)).encode(), digest_size=16).digest()
+    v = int.from_bytes(digest, "big")
+    out = []
+    for _ in range(17):
+        v, r = divmod(v, 62)
+        out.append(_B62[r])
+    return "C" + "".join(out)
+
+
+def conn_state(proto: str, os_: int, rs: int, hist: str, osize: int, rsize: int,
+               resp_pkts: int) -> str:
+    """Endpoint states → Zeek's conn_state (base/protocols/conn/main.zeek, conn_state())."""
+    if proto != "tcp":
+        return "SF" if resp_pkts > 0 else "S0"
+    o_inactive = os_ in (K.INACTIVE, K.PARTIAL)
+    r_inactive = rs in (K.INACTIVE, K.PARTIAL)
+    if rs == K.RESET:
+        if os_ in (K.SYN_SENT, K.SYN_ACK_SENT) or (os_ == K.RESET and osize == 0 and rsize == 0):
+            return "REJ"
+        return "RSTRH" if o_inactive else "RSTR"
+    if os_ == K.RESET:
+        if r_inactive:
+            h = hist.lstrip("^")
+            if h.startswith("S") and not any(c in h for c in "HAFGIQ"):
+                return "RSTOS0"
+            return "OTH"
+        return "RSTO"
+    if rs == K.CLOSED and os_ == K.CLOSED:
+        return "SF"
+    if os_ == K.CLOSED:
+        return "SH" if r_inactive else "S2"
+    if rs == K.CLOSED:
+        return "SHR" if o_inactive else "S3"
+    if os_ == K.SYN_SENT and rs == K.INACTIVE:
+        return "S0"
+    if os_ == K.ESTABLISHED and rs == K.ESTABLISHED:
+        return "S1"
+    return "OTH"
+
+
+def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """A point's flow table → (FLOW_BASE frame in flow order, uid per flow index)."""
+    n = t.n_flows
+    if n == 0:
+        return schema.empty(schema.FLOW_BASE), np.empty(0, dtype=object)
+    f = {k: v[:n] for k, v in t.f.items()}
+    keys = t.ht_keys[f["slot"]]
+    orig_a = f["orig_a"].astype(bool)
+    w4 = keys[:, 4]
+    pa = (w4 >> np.uint64(16)) & np.uint64(0xFFFF)
+    pb = w4 & np.uint64(0xFFFF)
+    is_udp = ((w4 >> np.uint64(32)) & np.uint64(0xFF)) == 1
+    tkind = ((w4 >> np.uint64(40)) & np.uint64(0xFF)).astype(np.int64)
+    w5 = keys[:, 5]
+    v1 = (w5 & np.uint64(0xFFFF)).astype(np.int64) - 1
+    v2 = ((w5 >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.int64) - 1
+    tid = (w5 >> np.uint64(32)).astype(np.int64) - 1
+
+    cache: dict[tuple[int, int], str] = {}
+
+    def addr(hi: np.ndarray, lo: np.ndarray) -> list[str]:
+        out = []
+        for h, l_ in zip(hi.tolist(), lo.tolist(), strict=True):
+            s = cache.get((h, l_))
+            if s is None:
+                s = cache[(h, l_)] = format_addr(h, l_)
+            out.append(s)
+        return out
+
+    o_hi = np.where(orig_a, keys[:, 0], keys[:, 2])
+    o_lo = np.where(orig_a, keys[:, 1], keys[:, 3])
+    r_hi = np.where(orig_a, keys[:, 2], keys[:, 0])
+    r_lo = np.where(orig_a, keys[:, 3], keys[:, 1])
+    orig_h, resp_h = addr(o_hi, o_lo), addr(r_hi, r_lo)
+    orig_p = np.where(orig_a, pa, pb).astype(np.int64)
+    resp_p = np.where(orig_a, pb, pa).astype(np.int64)
+    tun = f["tun"]
+    to_hi, to_lo, tr_hi, tr_lo = tun[:, 0], tun[:, 1], tun[:, 2], tun[:, 3]
+    has_tun = tkind > 0
+    t_orig = addr(to_hi, to_lo)
+    t_resp = addr(tr_hi, tr_lo)
+    proto = np.where(is_udp, "udp", "tcp")
+    vlan = [None if a < 0 else (str(a) if b < 0 else f"{a}.{b}")
+            for a, b in zip(v1.tolist(), v2.tolist(), strict=True)]
+    tunnel = [TUNNEL_NAMES.get(k) for k in tkind.tolist()]
+    tcp_bytes = f["max_end"] - f["min_rel"]
+    nbytes = np.where(is_udp[:, None], f["bytes"], tcp_bytes)
+    hist = ["".join(_LETTER_CODES[c] for c in row[:k])
+            for row, k in zip(f["hist"].tolist(), f["hist_n"].tolist(), strict=True)]
+    states = [conn_state(p, int(s[0]), int(s[1]), h, int(b[0]), int(b[1]), int(rp))
+              for p, s, h, b, rp in zip(proto.tolist(), f["state"], hist, nbytes,
+                                        f["pkts"][:, 1], strict=True)]
+    first_ts = f["first_ts"]
+    # uids: stable facts only (never file names), ordinal separates reused 5-tuples
+    uids = np.array([
+        make_uid(ts, p, oh, op, rh, rp, vl, tn, to if tn else "", tr if tn else "", ti, o)
+        for ts, p, oh, op, rh, rp, vl, tn, to, tr, ti, o in zip(
+            first_ts.tolist(), proto.tolist(), orig_h, orig_p.tolist(), resp_h, resp_p.tolist(),
+            vlan, tunnel, t_orig, t_resp, tid.tolist(), f["ord"].tolist(), strict=True)
+    ], dtype=object)
+    # files each flow was seen in
+    sf, sfile = t.file_sightings()
+    seen: list[list[str]] = [[] for _ in range(n)]
+    for fl, fi in zip(sf.tolist(), sfile.tolist(), strict=True):
+        if files[fi] not in seen[fl]:
+            seen[fl].append(files[fi])
+    # burst cadence
+    burst = np.full(n, np.nan)
+    bf, bv = t.burst_intervals()
+    if bf.size:
+        med = pd.Series(bv / 1e9).groupby(bf).median()
+        burst[med.index.to_numpy()] = med.to_numpy()
+    pl = t.payloads()
+
+    def prefix(fd: int) -> bytes:
+        s, ln = int(pl.start[fd]), int(pl.length[fd])
+        return pl.data[s:s + ln].tobytes() if ln else b""
+
+    isn = f["isn"]
+    cols: dict[str, Any] = {
+        "uid": pd.array(uids, dtype="string"),
+        "ts": pd.to_datetime(first_ts, unit="ns", utc=True),
+        "duration": (f["last_ts"] - first_ts) / 1e9,
+        "orig_h": orig_h, "orig_p": orig_p, "resp_h": resp_h, "resp_p": resp_p,
+        "proto": proto,
+        "orig_pkts": f["pkts"][:, 0], "resp_pkts": f["pkts"][:, 1],
+        "orig_bytes": nbytes[:, 0], "resp_bytes": nbytes[:, 1],
+        "orig_ip_bytes": f["ipbytes"][:, 0], "resp_ip_bytes": f["ipbytes"][:, 1],
+        "conn_state": states, "history": hist,
+        "orig_guessed": f["guessed"].astype(bool),
+        "missed_bytes": pl.missed[0::2] + pl.missed[1::2],
+        "vlan": vlan,
+        "tunnel": tunnel,
+        "tunnel_orig_h": [a if k else None for a, k in zip(t_orig, has_tun.tolist(), strict=True)],
+        "tunnel_resp_h": [a if k else None for a, k in zip(t_resp, has_tun.tolist(), strict=True)],
+        "tunnel_id": pd.array(np.where(tid >= 0, tid, 0), dtype="UInt32"),
+        "capture": [files[i] for i in f["first_file"].tolist()],
+        "first_frame": f["first_frame"], "last_frame": f["last_frame"],
+        "captures": ["|".join(s) for s in seen],
+        "capture_points": [point] * n,
+        "orig_isn": pd.array(np.where(isn[:, 0] >= 0, isn[:, 0], 0), dtype="UInt32"),
+        "resp_isn": pd.array(np.where(isn[:, 1] >= 0, isn[:, 1], 0), dtype="UInt32"),
+        "orig_burst_interval": burst,
+        "orig_payload": [prefix(2 * i) for i in range(n)],
+        "resp_payload": [prefix(2 * i + 1) for i in range(n)],
+    }
+    frame = pd.DataFrame(cols)
+    frame.loc[tid < 0, "tunnel_id"] = pd.NA
+    frame.loc[isn[:, 0] < 0, "orig_isn"] = pd.NA
+    frame.loc[isn[:, 1] < 0, "resp_isn"] = pd.NA
+    return schema.conform(frame, schema.FLOW_BASE), uids
