@@ -23,9 +23,10 @@ from classifier.report.graph import plot_graph
 from classifier.report.html import render_html
 from classifier.report.markdown import render_markdown
 from classifier.report.report_data import build_report_data, generated_at
-from classifier.report.tables import findings_rows, jsonable, time_range
+from classifier.report.tables import jsonable, time_range
 from classifier.report.timeline import plot_timeline
 from classifier.report.topology import build_topology
+from classifier.rules.export import write_findings
 
 ReportFormat = Literal["html", "md"]
 
@@ -83,8 +84,9 @@ def write_outputs(result: Any, out_dir: str | os.PathLike[str], *, fmt: ReportFo
     for name, table in TABLE_FILES:
         frame = schema.for_export(getattr(result, table), schema.ALL_TABLES[table])
         put(name, partial(_parquet if name.endswith(".parquet") else _csv, frame))
-    put("findings.json", lambda p: _json(findings_rows(result.findings), p))
-    put("findings.csv", lambda p: _csv(_findings_flat(result.findings), p))
+    # the same files as `kubewire findings -o`: one format for both commands
+    put("findings.json", partial(write_findings, result.findings))
+    put("findings.csv", partial(write_findings, result.findings))
     graph_fig = root_figure(plot_graph(result))
     timeline_fig = root_figure(plot_timeline(result))
     graph_png, graph_svg = png_bytes(graph_fig), svg_bytes(graph_fig)
@@ -124,7 +126,7 @@ def summary_dict(result: Any, *, outputs: list[str], generated: str,
 
 
 def _atomic(target: Path, write: Callable[[Path], object]) -> Path:
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = target.with_name(f".kubewire-tmp-{target.name}")  # keeps the suffix writers key on
     try:
         write(tmp)
         os.replace(tmp, target)
@@ -163,12 +165,3 @@ def _cell(v: Any) -> Any:
         return json.dumps(jsonable(v), ensure_ascii=False)
     s = str(v)
     return "'" + s if s.startswith(_FORMULA_START) else s
-
-
-def _findings_flat(findings: pd.DataFrame) -> pd.DataFrame:
-    """Findings → one CSV row each: uids joined by '|', references by '; ', evidence as JSON."""
-    rows = findings_rows(findings)
-    flat = [{**r, "uids": "|".join(str(u) for u in r.get("uids") or []),
-             "references": "; ".join(str(x) for x in r.get("references") or []),
-             "evidence": json.dumps(r.get("evidence") or [], ensure_ascii=False)} for r in rows]
-    return pd.DataFrame(flat, columns=schema.FINDINGS.names)

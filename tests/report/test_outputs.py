@@ -72,15 +72,15 @@ def test_tables_have_declared_columns_and_rows(hostile_out: dict[str, Path]) -> 
 
 def test_findings_json_contract(hostile_out: dict[str, Path]) -> None:
     found = json.loads(hostile_out["findings.json"].read_text())
-    assert [f["id"] for f in found] == ["UNAUTH_KUBELET_ACCESS", "KUBELET_READONLY_PORT",
-                                       "PLAINTEXT_PROXY", "POD_TO_KUBELET"]
+    assert sorted(f["id"] for f in found) == ["KUBELET_READONLY_PORT", "PLAINTEXT_PROXY",
+                                              "POD_TO_KUBELET", "UNAUTH_KUBELET_ACCESS"]
     uids = set(pd.read_parquet(hostile_out["flows.parquet"])["uid"])
     for f in found:
         assert {"id", "severity", "title", "subject", "count", "first_seen", "last_seen", "uids",
                 "evidence", "references"} <= set(f)
         assert set(f["uids"]) <= uids and f["count"] == len(f["uids"])
         assert all({"capture", "frame", "uid"} <= set(e) for e in f["evidence"])
-    assert found[-1]["suppressed"] is True
+    assert [f["suppressed"] for f in found].count(True) == 1
 
 
 def test_summary_consistent_with_flows(hostile_out: dict[str, Path]) -> None:
