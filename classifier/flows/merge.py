@@ -283,3 +283,22 @@ def _ranks(frame: pd.DataFrame, point: int) -> list[tuple[bool, int, int]]:
 
 def _orientation(row: pd.Series) -> tuple[Any, Any]:
     return (row.get("orig_h"), row.get("orig_p"))
+
+
+def relabel_index(index: pd.DataFrame, aliases: pd.DataFrame) -> pd.DataFrame:
+    """A packet index (capture, frame, uid, ts) + merge aliases → uids renamed to merged uids.
+
+    ``packet_index`` numbers packets with each capture point's own flow uids; after a merge
+    the secondary views' uids are gone from the flow table, so their packets are relabelled
+    with the uid of the merged flow they belong to.
+    """
+    if index.empty or aliases.empty:
+        return index
+    renamed = aliases[aliases["uid"] != aliases["merged_uid"]]
+    if renamed.empty:
+        return index
+    mapping = dict(zip(renamed["uid"].astype(str), renamed["merged_uid"].astype(str),
+                       strict=True))
+    out = index.copy()
+    out["uid"] = out["uid"].map(lambda u: mapping.get(str(u), u))
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from classifier import schema
@@ -134,3 +136,21 @@ def test_three_points() -> None:
     out = merge_points([a, b, c]).set_index("uid")
     assert len(out) == 9
     assert out.loc["Cb1", "capture_points"] == "a|b|c"
+
+
+def test_crafted_two_point_captures(tmp_path: Path) -> None:
+    """Real assembly of one connection captured at two nodes, the second clock 2.5 s ahead."""
+    from classifier.flows import assemble
+    from tests.forensics import crafted
+
+    a, b = crafted.write_pair(tmp_path)
+    flows = assemble([str(a), str(b)]).flows
+    assert len(flows) == 3
+    points = dict(zip(flows["resp_p"].astype(int), flows["capture_points"], strict=True))
+    assert points[crafted.SERVER[1]] == f"{a}|{b}"
+    assert points[53] == str(a)  # seen only at the client's node
+    assert points[10250] == str(b)  # seen only at the server's node
+    kubelet = flows[flows["resp_p"] == crafted.SERVER[1]].iloc[0]
+    assert kubelet["captures"] == f"{a}|{b}"
+    assert (kubelet["orig_isn"], kubelet["resp_isn"]) == (crafted.ISN_C, crafted.ISN_S)
+    assert kubelet["orig_pkts"] + kubelet["resp_pkts"] == 10  # not summed over the points
