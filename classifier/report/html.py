@@ -78,6 +78,8 @@ def render_html(data: ReportData, *, graph_svg: bytes, timeline_png: bytes) -> s
         _paths(data),
         _edges(data),
         _hosts(data),
+        _tls(data),
+        _http(data),
         _custody(data),
         "</body></html>\n",
     ]
@@ -219,6 +221,36 @@ def _hosts(d: ReportData) -> str:
     return ('<section id="hosts"><h2>Hosts</h2>'
             + _table(["ip", "role", "name", "node", "confidence", "source", "flows", "bytes",
                       "evidence"], rows, {4, 6, 7}, "no hosts") + "</section>")
+
+
+def _tls(d: ReportData) -> str:
+    rows = [[f"<code>{_e(t['resp_h'])}</code>", _e(t["resp_p"]), _e(t["server_name"]),
+             _e(t["version"]), _e(t["alpn_offered"]), _e(_yes_no(t["client_cert_requested"])),
+             _e(_yes_no(t["client_cert_presented"])), _e(t["handshakes"])] for t in d.tls]
+    more = (f'<p class="muted">Showing {len(d.tls)} of {d.tls_total} (tls.csv has all).</p>'
+            if d.tls_total > len(d.tls) else "")
+    return ('<section id="tls"><h2>TLS servers and names</h2>' + more
+            + _table(["server", "port", "SNI", "version", "ALPN offered",
+                      "client cert requested", "client cert presented", "handshakes"],
+                     rows, {1, 7}, "no TLS handshakes") + "</section>")
+
+
+def _yes_no(v: Any) -> str:
+    return "not visible" if v is None else ("yes" if v else "no")
+
+
+def _http(d: ReportData) -> str:
+    rows = [[_e(h["ts"]), f"<code>{_e(h['orig_h'])}</code>",
+             f"<code>{_e(h['resp_h'])}</code>:{_e(h['resp_p'])}", _e(h["method"]),
+             _e(h["host"]), f"<code>{_e(h['uri'])}</code>", _e(h["status_code"]),
+             _e(h["user_agent"]), _e(h["auth_kind"]), _e(h["upgrade"])] for h in d.http]
+    more = (f'<p class="muted">Showing the first {len(d.http)} of {d.http_total} requests '
+            "(http.csv has all; query strings only there).</p>"
+            if d.http_total > len(d.http) else "")
+    return ('<section id="http"><h2>HTTP requests seen</h2>' + more
+            + _table(["time", "client", "server", "method", "host", "path", "status",
+                      "user agent", "credentials", "upgrade"], rows, {6},
+                     "no HTTP requests visible") + "</section>")
 
 
 def _fmt_conf(v: Any) -> str:

@@ -101,6 +101,16 @@ def render_markdown(data: ReportData, *, graph_file: str = "graph.png",
         ([code(h.get("ip")), md(h.get("role")), md(h.get("name")), md(h.get("node")),
           "" if h.get("confidence") is None else f"{float(h['confidence']):.2f}",
           md(h.get("source"))] for h in d.hosts), "no hosts")]
+    out += ["## TLS servers and names", "", _table(
+        ["server", "SNI", "version", "client cert presented", "handshakes"],
+        ([code(f"{t['resp_h']}:{t['resp_p']}"), md(t["server_name"]), md(t["version"]),
+          md({None: "not visible", True: "yes", False: "no"}[t["client_cert_presented"]]),
+          str(t["handshakes"])] for t in d.tls), "no TLS handshakes")]
+    out += ["## HTTP requests seen", "", _table(
+        ["time", "client", "server", "request", "status", "credentials"],
+        ([md(h["ts"]), code(h["orig_h"]), code(f"{h['resp_h']}:{h['resp_p']}"),
+          md(f"{h['method'] or ''} {h['uri'] or ''}".strip()), md(h["status_code"]),
+          md(h["auth_kind"])] for h in d.http), "no HTTP requests visible")]
     out += ["## Capture metadata", "", _table(
         ["capture", "format", "bytes", "SHA-256", "link types", "records", "first", "last"],
         ([md(i["capture"]), md(i["format"]), str(i["size"]), code(i["sha256"]),

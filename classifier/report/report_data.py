@@ -13,10 +13,12 @@ from classifier.report.tables import (
     edges_rows,
     findings_rows,
     hosts_rows,
+    http_rows,
     jsonable,
     paths_rows,
     severity_counts,
     time_range,
+    tls_rows,
 )
 
 
@@ -41,6 +43,10 @@ class ReportData:
     edges: list[dict[str, Any]]
     edges_total: int
     hosts: list[dict[str, Any]]
+    tls: list[dict[str, Any]]
+    tls_total: int
+    http: list[dict[str, Any]]
+    http_total: int
     inputs: list[dict[str, Any]]
     accounting: list[dict[str, Any]]
     filters: dict[str, Any]
@@ -68,6 +74,8 @@ def build_report_data(result: Any, *, outputs: list[str] | None = None,
                                                             if len(names) > 3 else "")
                                    if names else "no capture")
     edges, total = edges_rows(result)
+    tls, tls_total = tls_rows(result.tls)
+    http, http_total = http_rows(result.http)
     return ReportData(
         title=title, version=str(result.version), generated=generated or generated_at(),
         command=command, first_ts=first, last_ts=last, flows=len(result.flows),
@@ -76,7 +84,8 @@ def build_report_data(result: Any, *, outputs: list[str] | None = None,
         active_findings=sum(1 for f in findings if not f.get("suppressed")),
         suppressed_findings=sum(1 for f in findings if f.get("suppressed")),
         findings=findings, paths=paths_rows(result), edges=edges, edges_total=total,
-        hosts=hosts_rows(result.hosts), inputs=jsonable(summary["inputs"]),
+        hosts=hosts_rows(result.hosts), tls=tls, tls_total=tls_total, http=http,
+        http_total=http_total, inputs=jsonable(summary["inputs"]),
         accounting=accounting_rows(result.stats), filters=jsonable(dict(result.filters)),
         outputs=list(outputs or []), graph_note=graph_note,
     )

@@ -102,6 +102,34 @@ def edges_rows(result: Any, limit: int = TOP_EDGES) -> tuple[list[dict[str, Any]
     return rows, len(edges)
 
 
+def tls_rows(tls: pd.DataFrame, limit: int = TOP_EDGES) -> tuple[list[dict[str, Any]], int]:
+    """TLS handshakes → (one row per server endpoint, SNI, version, ALPN and client-cert
+    outcome with the number of handshakes, most frequent first; total rows before limit)."""
+    if tls.empty:
+        return [], 0
+    keys = ["resp_h", "resp_p", "server_name", "version", "alpn_offered",
+            "client_cert_requested", "client_cert_presented"]
+    t = tls[keys].astype(object).where(tls[keys].notna(), None)
+    t = t.assign(_k=[repr(tuple(r)) for r in t.itertuples(index=False)])
+    groups = t.groupby("_k", sort=False)
+    rows = [{**{k: jsonable(g.iloc[0][k]) for k in keys}, "handshakes": len(g)}
+            for _, g in groups]
+    rows.sort(key=lambda r: (-r["handshakes"], str(r["resp_h"]), str(r["resp_p"]),
+                             str(r["server_name"])))
+    return rows[:limit], len(rows)
+
+
+def http_rows(http: pd.DataFrame, limit: int = TOP_EDGES) -> tuple[list[dict[str, Any]], int]:
+    """HTTP requests → (the first ``limit`` in time order: time, client, server, method,
+    host, path without query, status, user agent, credential kind; total requests)."""
+    if http.empty:
+        return [], 0
+    keys = ["ts", "orig_h", "resp_h", "resp_p", "method", "host", "uri", "status_code",
+            "user_agent", "auth_kind", "upgrade"]
+    h = http.sort_values(["ts", "uid", "trans_depth"], kind="mergesort").head(limit)
+    return [{k: jsonable(getattr(r, k)) for k in keys} for r in h.itertuples(index=False)], len(http)
+
+
 def hosts_rows(hosts: pd.DataFrame) -> list[dict[str, Any]]:
     """Hosts → JSON-ready dicts ordered by role (control plane first), then address."""
     if hosts.empty:

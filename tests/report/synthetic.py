@@ -109,9 +109,9 @@ def make_result(*, nodes: int = 3, pods_per_node: int = 2, hostile: bool = False
         flows=schema.conform(flows, schema.FLOWS),
         hosts=schema.conform(hosts, schema.HOSTS),
         findings=schema.conform(found, schema.FINDINGS) if found else schema.empty(schema.FINDINGS),
-        tls=schema.empty(schema.TLS),
+        tls=schema.conform(_tls_rows(flows), schema.TLS),
         certificates=schema.empty(schema.CERTIFICATES),
-        http=schema.empty(schema.HTTP),
+        http=schema.conform(_http_rows(flows), schema.HTTP),
         stats=schema.conform(stats, schema.STATS),
         inputs=schema.conform(inputs, schema.INPUTS),
         filters={"paths": ["kubelet-direct"]} if hostile else {},
@@ -124,6 +124,20 @@ def empty_result() -> Result:
         ("flows", schema.FLOWS), ("hosts", schema.HOSTS), ("findings", schema.FINDINGS),
         ("tls", schema.TLS), ("certificates", schema.CERTIFICATES), ("http", schema.HTTP),
         ("stats", schema.STATS), ("inputs", schema.INPUTS))})
+
+
+def _tls_rows(flows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"uid": f["uid"], "ts": f["ts"], "orig_h": f["orig_h"], "resp_h": f["resp_h"],
+             "resp_p": f["resp_p"], "version": f["tls_version"], "server_name": f.get("tls_sni"),
+             "client_cert_presented": f["auth"] == "mtls", "established": True}
+            for f in flows if f["app_proto"] == "tls"]
+
+
+def _http_rows(flows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"uid": f["uid"], "ts": f["ts"], "orig_h": f["orig_h"], "resp_h": f["resp_h"],
+             "resp_p": f["resp_p"], "trans_depth": 1, "version": "HTTP/1.1",
+             "method": f.get("http_method") or "GET", "uri": f.get("http_path") or "/",
+             "status_code": 200} for f in flows if f["app_proto"] == "http"]
 
 
 def _host(ip: str, role: str, name: str, node: str) -> dict[str, Any]:

@@ -129,7 +129,7 @@ def test_html_self_contained_escaped_and_strict(hostile_out: dict[str, Path]) ->
     digest = base64.b64encode(hashlib.sha256(css.group(1).encode()).digest()).decode()
     assert f"'sha256-{digest}'" in csp
     for section in ("summary", "findings", "graph", "timeline", "paths", "pairs", "hosts",
-                    "captures"):
+                    "tls", "http", "captures"):
         assert f'id="{section}"' in page
     assert "ab" * 32 in page and "ipv4_fragment" in page and "kubelet-direct" in page
 
