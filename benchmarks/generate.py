@@ -16,6 +16,7 @@ Deterministic for a given ``--seed``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -238,8 +239,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("-o", "--output", type=Path,
                     help="output pcap (default benchmarks/data/bench-<scale>x.pcap)")
+    ap.add_argument("--facts", type=Path, help="also write what was generated as JSON here")
     a = ap.parse_args(argv)
     st = generate(a.output or default_path(a.scale), scale=a.scale, seed=a.seed)
+    if a.facts:
+        a.facts.write_text(json.dumps({"packets": st.packets, "bytes": st.bytes, "flows": st.flows,
+                                       "tcp_flows": st.tcp_flows, "tcp_tuples": st.tcp_tuples,
+                                       "udp_flows": st.udp_flows, "scale": a.scale, "seed": a.seed,
+                                       "generate_s": round(st.seconds, 2)}) + "\n")
     print(f"{st.path}: {st.packets:,} packets, {st.bytes / 1e6:,.1f} MB, {st.tcp_flows:,} TCP + "
           f"{st.udp_flows:,} UDP flows in {st.seconds:.1f} s")
 
