@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from classifier import schema
 from classifier.flows.merge import merge_points, merge_views
@@ -154,3 +155,44 @@ def test_crafted_two_point_captures(tmp_path: Path) -> None:
     assert kubelet["captures"] == f"{a}|{b}"
     assert (kubelet["orig_isn"], kubelet["resp_isn"]) == (crafted.ISN_C, crafted.ISN_S)
     assert kubelet["orig_pkts"] + kubelet["resp_pkts"] == 10  # not summed over the points
+
+
+def _lab_pairs() -> list[tuple[Path, Path]]:
+    """The lab's simultaneous capture pairs: (point-a capture, point-b capture) per scenario."""
+    import json
+
+    from tests.conftest import CAPTURES
+
+    by_scenario: dict[str, dict[str, Path]] = {}
+    for labels in sorted(CAPTURES.glob("*.labels.json")):
+        meta = json.loads(labels.read_text())
+        if meta.get("variant") in ("point-a", "point-b"):
+            by_scenario.setdefault(meta["scenario"], {})[meta["variant"]] = \
+                CAPTURES / meta["capture"]
+    return [(v["point-a"], v["point-b"]) for _, v in sorted(by_scenario.items())
+            if len(v) == 2]
+
+
+@pytest.mark.parametrize("pair", _lab_pairs(), ids=lambda p: p[0].name)
+def test_lab_capture_pair(pair: tuple[Path, Path]) -> None:
+    """Each labelled connection is one flow; its capture points are the files that saw it."""
+    import json
+
+    from classifier.flows import assemble
+
+    seen: dict[tuple[str, int, str, int], set[str]] = {}
+    for capture in pair:
+        labels = json.loads(Path(str(capture).rsplit(".pcap", 1)[0] + ".labels.json").read_text())
+        for c in labels["connections"]:
+            if c.get("client_port") is None:
+                continue
+            key = (c["client"], int(c["client_port"]), c["server"], int(c["server_port"]))
+            seen.setdefault(key, set()).add(str(capture))
+    flows = assemble([str(p) for p in pair]).flows
+    assert {s for v in seen.values() for s in v} == {str(p) for p in pair}
+    for (ch, cp, sh, sp), captures in seen.items():
+        rows = flows[(flows["orig_h"] == ch) & (flows["orig_p"] == cp)
+                     & (flows["resp_h"] == sh) & (flows["resp_p"] == sp)]
+        assert len(rows) == 1, (ch, cp, sh, sp)
+        assert set(rows["capture_points"].iloc[0].split("|")) == captures, (ch, cp, sh, sp)
+        assert set(rows["captures"].iloc[0].split("|")) == captures, (ch, cp, sh, sp)
