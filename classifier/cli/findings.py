@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def findings_cmd(captures: tuple[str, ...], inventory: tuple[str, ...], baseline
         if output is not None:
             click.echo(f"wrote {output}")
     if fail_on is not None and failing(findings, Severity(fail_on.lower())):
-        raise click.exceptions.Exit(EXIT_FINDINGS)
+        exit_findings()
 
 
 def failing(findings: pd.DataFrame, threshold: Severity) -> bool:
@@ -95,9 +96,9 @@ def _clean(text: Any) -> str:
 
 def _table(header: list[str], rows: list[list[str]], last_flex: bool = True) -> str:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    if last_flex:
+    if last_flex and sys.stdout.isatty():
         room = shutil.get_terminal_size((120, 24)).columns - sum(widths[:-1]) - 2 * len(widths[:-1])
-        widths[-1] = max(20, min(widths[-1], room))
+        widths[-1] = max(30, min(widths[-1], room))
     fmt = "  ".join(f"{{:<{w}.{w}}}" for w in widths)
     return "\n".join(fmt.format(*r).rstrip() for r in [header, *rows])
 
@@ -183,7 +184,16 @@ def diff_cmd(a: str, b: str, inventory: tuple[str, ...], baseline: str | None,
         if any((r["id"], r["subject"]) in active_keys
                and Severity(r["severity"]).at_least(threshold)
                for r in appeared.to_dict("records")):
-            raise click.exceptions.Exit(EXIT_FINDINGS)
+            exit_findings()
+
+
+def exit_findings() -> None:
+    """Exit with EXIT_FINDINGS (1).
+
+    SystemExit, not click's Exit: in non-standalone mode click ≥ 8.2 turns Exit into
+    main()'s return value, which cli.common.run_guarded does not propagate.
+    """
+    raise SystemExit(EXIT_FINDINGS)
 
 
 def _side(arg: str, result: api.Result) -> dict[str, Any]:
