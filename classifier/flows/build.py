@@ -85,7 +85,6 @@ def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Data
     w5 = keys[:, 5]
     v1 = (w5 & np.uint64(0xFFFF)).astype(np.int64) - 1
     v2 = ((w5 >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.int64) - 1
-    tid = (w5 >> np.uint64(32)).astype(np.int64) - 1
 
     cache: dict[tuple[int, int], str] = {}
 
@@ -107,6 +106,7 @@ def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Data
     resp_p = np.where(orig_a, pb, pa).astype(np.int64)
     tun = f["tun"]
     to_hi, to_lo, tr_hi, tr_lo = tun[:, 0], tun[:, 1], tun[:, 2], tun[:, 3]
+    tid = tun[:, 4].astype(np.int64) - 1
     has_tun = tkind > 0
     t_orig = addr(to_hi, to_lo)
     t_resp = addr(tr_hi, tr_lo)

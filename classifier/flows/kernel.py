@@ -93,8 +93,10 @@ def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags
             pa, pb = dport[i], sport[i]
         key[4] = (np.uint64(pa) << np.uint64(16)) | np.uint64(pb) | (np.uint64(r) << np.uint64(32)) | (
             np.uint64(tun_kind[i]) << np.uint64(40))
+        # VXLAN/Geneve VNIs separate tenants; GRE keys may differ per direction (ERSPAN)
+        vni = tun_id[i] if tun_kind[i] == 1 or tun_kind[i] == 2 else -1
         key[5] = np.uint64(vlan1[i] + 1) | (np.uint64(vlan2[i] + 1) << np.uint64(16)) | (
-            np.uint64(tun_id[i] + 1) << np.uint64(32))
+            np.uint64(vni + 1) << np.uint64(32))
         h = np.uint64(0x84222325CBF29CE4)
         for k in range(KW):
             h = _mix(h, key[k])
@@ -144,6 +146,7 @@ def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags
             f_first_ts[f] = t
             # outer tunnel ends as seen from the originator (paths may be asymmetric, so they
             # are flow attributes, not part of the key)
+            f_tun[f, 4] = np.uint64(tun_id[i] + 1)
             if sender_is_orig:
                 f_tun[f, 0], f_tun[f, 1] = tun_src_hi[i], tun_src_lo[i]
                 f_tun[f, 2], f_tun[f, 3] = tun_dst_hi[i], tun_dst_lo[i]

@@ -25,7 +25,7 @@ _FLOW_FIELDS: dict[str, tuple[type, tuple[int, ...]]] = {
     "min_rel": (np.int64, (2,)), "max_end": (np.int64, (2,)), "contig": (np.int64, (2,)),
     "hist": (np.uint8, (K.HL,)), "hist_n": (np.int64, ()), "seen": (np.uint32, ()),
     "last_pay": (np.int64, ()), "burst_start": (np.int64, ()), "nint": (np.int64, ()),
-    "tun": (np.uint64, (4,)),
+    "tun": (np.uint64, (5,)),
 }
 
 

@@ -434,6 +434,6 @@ def _decode_all(buf, off, caplen, linktype, reason_in, reason, src_hi, src_lo, d
             if proto == 50:
                 r = R.ESP
                 break
-            r = R.PROTO_BASE + proto
+            r = R.PROTO_BASE + proto  # type: ignore[assignment]
             break
         reason[i] = r
