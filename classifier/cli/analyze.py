@@ -10,6 +10,7 @@ inventory/baseline/filter); 3 internal error.
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,7 +73,8 @@ def analyze_cmd(captures: tuple[str, ...], inventory: tuple[str, ...], baseline:
                              filters=None if flt.empty else flt, progress=progress)
     written = write_outputs(result, out, fmt="md" if fmt == "md" else "html", command=command)
     if not quiet:
-        console = Console(highlight=False, soft_wrap=False)
+        # 120 columns when piped (rich would assume 80 and wrap the tables)
+        console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
         print_summary(console, result, written)
     if fail_on is not None and failing(result.findings, Severity(fail_on.lower())):
         raise click.exceptions.Exit(EXIT_FINDINGS)

@@ -13,10 +13,10 @@ import networkx as nx
 
 from classifier.report.style import CONTROL_PLANE_ROLES, role_rank
 
-CENTRE_R: Final = 0.16
-NODE_R: Final = 0.7
+CENTRE_R: Final = 0.3
+NODE_R: Final = 0.8
 POD_R: Final = 0.24
-OUTER_R: Final = 1.3
+OUTER_R: Final = 1.4
 
 Pos = dict[str, tuple[float, float]]
 
@@ -39,15 +39,21 @@ def layout(graph: Any) -> Pos:
             outer.append(k)
     ring = sorted(set(node_names) | set(pods_by_node))
     pos: Pos = {}
-    pos.update(_circle(centre, CENTRE_R if len(centre) > 1 else 0.0, 0.0, 0.0))
-    anchors = _circle(ring, NODE_R if ring else 0.0, 0.0, 0.0, start=math.pi / 2)
+    apis = [k for k in centre if attrs[k]["role"] == "apiserver"]
+    if len(apis) == 1:  # one apiserver in the very middle, its peers around it
+        pos[apis[0]] = (0.0, 0.0)
+        rest = [k for k in centre if k != apis[0]]
+        pos.update(_circle(rest, CENTRE_R, 0.0, 0.0, start=_ring_start(len(rest)) + math.pi / 6))
+    else:
+        pos.update(_circle(centre, CENTRE_R if len(centre) > 1 else 0.0, 0.0, 0.0))
+    anchors = _circle(ring, NODE_R if ring else 0.0, 0.0, 0.0, start=_ring_start(len(ring)))
     for name, (x, y) in anchors.items():
         if name in node_names:
             pos[node_names[name]] = (x, y)
         pods = sorted(pods_by_node.get(name, []), key=lambda k: (attrs[k]["label"], k))
         pos.update(_arc(pods, (x, y)))
     outer.sort(key=lambda k: (role_rank(attrs[k]["role"]), attrs[k]["label"], k))
-    pos.update(_circle(outer, OUTER_R, 0.0, 0.0, start=math.pi / 2 + math.pi / max(len(outer), 1)))
+    pos.update(_circle(outer, OUTER_R, 0.0, 0.0, start=_ring_start(len(outer)) + math.pi / 4))
     return pos
 
 
@@ -59,8 +65,16 @@ def node_anchors(graph: Any) -> dict[str, tuple[float, float]]:
     hosted = {a["host_node"] for a in attrs.values()
               if a["role"] in ("pod", "pod-group") and a.get("host_node")}
     ring = sorted(names | hosted)
-    anchors = _circle(ring, NODE_R if ring else 0.0, 0.0, 0.0, start=math.pi / 2)
+    anchors = _circle(ring, NODE_R if ring else 0.0, 0.0, 0.0, start=_ring_start(len(ring)))
     return {n: p for n, p in anchors.items() if n in hosted - names}
+
+
+def _ring_start(n: int) -> float:
+    """Angle of the first of n ring positions: half a step past 12 o'clock, so two nodes sit
+    left and right (the figure is wider than tall) and none hides behind the title."""
+    if n == 2:  # opposite corners, so the edges between them and the centre do not overlap
+        return math.pi + math.pi / 7
+    return math.pi / 2 + math.pi / n if n > 1 else math.pi / 2
 
 
 def _circle(keys: list[str], radius: float, cx: float, cy: float,
@@ -90,7 +104,7 @@ def _arc(keys: list[str], anchor: tuple[float, float]) -> Pos:
     for i, k in enumerate(keys):
         row, col = divmod(i, per_row)
         in_row = min(per_row, len(keys) - row * per_row)
-        spread = math.radians(100)
+        spread = math.radians(min(110, 45 * (in_row - 1)))
         t = 0.0 if in_row == 1 else (col / (in_row - 1) - 0.5) * spread
         r = POD_R * (1 + 0.55 * row)
         out[k] = (ax + r * math.cos(base + t), ay + r * math.sin(base + t))

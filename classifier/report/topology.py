@@ -218,6 +218,9 @@ def _security(plaintext: bool, auths: Iterable[str]) -> str:
 
 
 def _label(role: str, name: str, ip: str) -> str:
+    if name and role == "pod" and "/" in name:
+        ns, pod = name.split("/", 1)
+        return f"{pod}\n{ns}"
     if name:
         return name
     if role in ("apiserver", "etcd", "konnectivity-server", "service-vip"):
