@@ -23,7 +23,7 @@ def _texts(ax: object) -> list[str]:
 def test_graph_draws_roles_paths_and_flagged_edges() -> None:
     ax = plot_graph(make_result())
     texts = _texts(ax)
-    for label in ("node-0", "control-1", "default/app-0-0", "192.168.1.50"):
+    for label in ("node-0", "control-1", "app-0-0\ndefault", "192.168.1.50"):
         assert any(label in t for t in texts), label
     for path in ("node-to-apiserver", "apiserver-to-kubelet", "kubelet-readonly", "etcd"):
         assert path in texts
