@@ -5,7 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Final
 
-from classifier.rules.base import Context, Finding, Severity, by_subject, flow_evidence, pair
+from classifier.rules.base import (
+    APISERVER_PATHS,
+    ETCD_PATHS,
+    KUBELET_PATHS,
+    Context,
+    Finding,
+    Severity,
+    by_subject,
+    flow_evidence,
+    on_paths,
+    pair,
+)
+
+AUTHENTICATED_PATHS: Final = APISERVER_PATHS | KUBELET_PATHS | ETCD_PATHS | {"konnectivity"}
+"""Paths whose peers are meant to authenticate each other (Control Plane-Node Communication);
+apiserver proxy legs (unauthenticated by design, PLAINTEXT_PROXY), the read-only port and
+component ports are left out."""
 
 CAN_CONCLUDE: Final = ("the application bytes are encrypted (TLS 1.3)",
                        "SNI and ALPN offered by the client")
@@ -23,7 +39,9 @@ class UnverifiedTlsPeer:
     the flow is encrypted but cannot tell whether the peers authenticated each other — for
     apiserver→kubelet that is exactly the question the docs raise (the apiserver does not
     verify the kubelet's certificate unless ``--kubelet-certificate-authority`` is set).
-    Reported so that silence is not mistaken for a clean bill: check the component flags
+    Raised on the paths whose peers are meant to authenticate each other: to the apiserver,
+    to the kubelet, etcd client and peer, Konnectivity. Reported so that silence is not
+    mistaken for a clean bill: check the component flags
     (CIS 1.2.4/1.2.5, 4.2.1/4.2.3) or capture with TLS 1.2 / key logs to confirm.
     """
 
@@ -35,8 +53,9 @@ class UnverifiedTlsPeer:
         "RFC 8446 §2", "CIS 1.2.4", "CIS 1.2.5")
 
     def check(self, ctx: Context) -> Iterable[Finding]:
-        """TLS 1.3 control-plane flows with auth unknown → one finding per host pair."""
+        """TLS 1.3 flows on authenticated paths with auth unknown → one per host pair."""
         cp = ctx.control_plane
+        cp = cp[on_paths(cp, AUTHENTICATED_PATHS)]
         v13 = cp["tls_version"].astype("string").fillna("") == "TLSv1.3"
         auth = cp["auth"].astype("string")
         hidden = auth.isna() | (auth.fillna("") == "unknown")

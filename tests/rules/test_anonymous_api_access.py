@@ -52,3 +52,18 @@ def test_first_request_columns_used_without_http_table() -> None:
 def test_tls_flows_are_not_judged() -> None:
     f = flow(path="client-to-apiserver", plaintext=False, tls_version="TLSv1.2", auth="none")
     assert run(R, [f]).empty
+
+
+def test_kubelet_readonly_served_is_high_and_public_paths_only_count_for_apiserver() -> None:
+    f = flow(path="kubelet-readonly", plaintext=True, resp_p=10255, auth="none")
+    g = flow(path="kubelet-readonly", plaintext=True, resp_p=10255, resp_h="10.0.0.12",
+             auth="none")
+    out = run(R, [f, g], [req(f, uri="/pods", status_code=200),
+                          req(g, uri="/healthz", status_code=200)]).set_index("subject")
+    assert out.loc["10.244.1.5 -> 10.0.0.11:10255", "severity"] == "high"
+    assert out.loc["10.244.1.5 -> 10.0.0.12:10255", "severity"] == "high"
+
+
+def test_component_ports_are_not_judged() -> None:
+    f = flow(path="control-plane-other", plaintext=True, resp_p=10251, auth="none")
+    assert run(R, [f], [req(f, uri="/metrics", status_code=200)]).empty
