@@ -70,6 +70,12 @@ def _follow_tunnel(facts: Facts, depth: int) -> None:
     if outer == "http" and proto in ("http2", "grpc"):
         facts.flow["app_proto"] = proto  # h2c upgrade (RFC 7540 §3.2)
         base = len(facts.http)
+        upgrade = facts.http[-1] if facts.http else {}
+        for row in inner.http:
+            if row.get("method") is None:  # stream 1 answers the upgraded HTTP/1.1 request
+                for k in ("method", "host", "uri", "query", "user_agent", "auth_kind",
+                          "auth_fingerprint"):
+                    row[k] = upgrade.get(k)
         for i, row in enumerate(inner.http):
             row["trans_depth"] = base + i + 1
         inner.flow.pop("http_requests", None)

@@ -158,13 +158,13 @@ def _self_signed(cert: x509.Certificate) -> bool:
 def _kubelet_style(cn: str | None, issuer_cn: str | None) -> bool:
     if not cn or not issuer_cn:
         return False
-    leaf = _KUBELET_LEAF.match(cn)
     ca = _KUBELET_CA.match(issuer_cn)
-    if leaf and ca:
-        return leaf["host"] == ca["host"]
-    # the kubelet's CA itself, when the server also sends it
-    ca_self = _KUBELET_CA.match(cn)
-    return bool(ca_self and cn == issuer_cn)
+    if ca is None:
+        return False
+    if cn == issuer_cn:
+        return True  # the kubelet's CA itself, when the server also sends it
+    leaf = _KUBELET_LEAF.match(cn)
+    return bool(leaf and leaf["host"] == ca["host"])
 
 
 # --- Distinguished names in a CertificateRequest (DER, no certificate around them) -----------
