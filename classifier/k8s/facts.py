@@ -112,6 +112,8 @@ class FlowFacts:
     payload_hint: str | None
     tunnelled: bool
     flags: set[str] = field(default_factory=set)
+    local_signals: list[tuple[str, str, str]] | None = None
+    """(side, role, evidence) of the phase-1 role signals this flow matched (set by signals)."""
 
     @property
     def user_agents(self) -> list[str]:

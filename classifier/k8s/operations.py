@@ -68,7 +68,7 @@ OPERATIONS: Final[Sequence[OperationRule]] = (
     _r("health", "path", r"^/(healthz|livez|readyz)(/|$)"),
     _r("version", "path", r"^/version/?$"),
     _r("discovery", "path", r"^/(api|apis)/?$|^/openapi/"),
-    _r("api", "path", r"^/(api|apis)/"),
+    _r("api", "path", r"^/(api/v1|apis/[^/]+)(/|$)"),
 )
 
 

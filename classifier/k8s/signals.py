@@ -42,10 +42,23 @@ class Signal:
     role: str
     confidence: float
     evidence: str
-    """Evidence text; '{port}', '{name}', '{ua}' are filled in from the flow."""
-    when: Pred
+    """Evidence text; '{port}', '{name}', '{ua}', '{cn}' are filled in from the flow."""
+    needs: frozenset[str] = frozenset()
+    """Flow flags that must all be set (checked first: cheap)."""
+    ports: frozenset[int] | None = None
+    """Server TCP port must be one of these."""
+    when: Pred | None = None
+    """Any further condition."""
     name: Namer | None = None
     phase: int = 1
+
+    def matches(self, f: FlowFacts, ctx: Context) -> bool:
+        """Does the signal hold for this flow?"""
+        if self.ports is not None and (f.resp_p not in self.ports or f.proto != "tcp"):
+            return False
+        if not self.needs <= f.flags:
+            return False
+        return self.when is None or self.when(f, ctx)
 
 
 def _ports(ps: frozenset[int] | set[int]) -> Pred:
@@ -116,70 +129,72 @@ def _ua(prefix: str) -> Pred:
     return lambda f, c: any(u.lower().startswith(prefix) for u in f.user_agents)
 
 
-_KUBE_API_CALL: Final = _all(_has("kube_api_path"), _any(
+_KUBE_API_CALL: Final = _any(
     _has("k8s_status"), _ports(P.APISERVER_PORTS | P.APISERVER_INSECURE_PORTS),
-    _ua("kubectl/"), _ua("kubelet/"), _ua("kube-proxy/")))
-_ESTABLISHED: Final = _has("established")
+    _ua("kubectl/"), _ua("kubelet/"), _ua("kube-proxy/"))
+_NOT_VIP: Final = _not(_vip)
+F = frozenset
+KUBELET_PORTS: Final = F({P.KUBELET_PORT, P.KUBELET_READONLY_PORT})
 
 SIGNALS: Final[Sequence[Signal]] = (
     # --- servers ------------------------------------------------------------------------------
     Signal("server", "konnectivity-server", 0.95, "serves /AgentService gRPC (konnectivity)",
-           _has("konnectivity_grpc")),
+           needs=F({"konnectivity_grpc"})),
     Signal("server", "konnectivity-server", 0.9,
            "serves apiserver certificate on konnectivity agent port {port}",
-           _all(_has("apiserver_cert"), _ports(P.KONNECTIVITY_AGENT_PORTS))),
+           needs=F({"apiserver_cert"}), ports=P.KONNECTIVITY_AGENT_PORTS),
     Signal("server", "konnectivity-server", 0.8, "long-lived TLS h2 on konnectivity agent port {port}",
-           _all(_has("tls", "alpn_h2", "established"), _ports(P.KONNECTIVITY_AGENT_PORTS))),
+           needs=F({"tls", "alpn_h2", "established"}), ports=P.KONNECTIVITY_AGENT_PORTS),
     Signal("server", "konnectivity-server", 0.85, "answers HTTP CONNECT to a kubelet on :{port}",
-           _has("connect_to_kubelet")),
-    Signal("server", "service-vip", 0.9, "`kubernetes` service VIP on :{port}",
-           _all(_vip, _ports({443}))),
+           needs=F({"connect_to_kubelet"})),
+    Signal("server", "service-vip", 0.9, "`kubernetes` service VIP on :{port}", ports=F({443}),
+           when=_vip),
     Signal("server", "apiserver", 0.95, "apiserver certificate (kube-apiserver / kubernetes.default.svc)",
-           _all(_has("apiserver_cert"), _not(_ports(P.KONNECTIVITY_AGENT_PORTS)), _not(_vip))),
+           needs=F({"apiserver_cert"}), when=_all(_not(_ports(P.KONNECTIVITY_AGENT_PORTS)), _NOT_VIP)),
     Signal("server", "apiserver", 0.9, "answers Kubernetes API requests on :{port}",
-           _all(_KUBE_API_CALL, _not(_vip))),
+           needs=F({"kube_api_path"}), when=_all(_KUBE_API_CALL, _NOT_VIP)),
     Signal("server", "apiserver", 0.6, "serves TLS on apiserver port {port}",
-           _all(_has("tls", "established"), _ports({6443}))),
+           needs=F({"tls", "established"}), ports=F({6443})),
     Signal("server", "node", 0.95, "kubelet self-signed serving certificate {name}",
-           _has("kubelet_cert"), name=lambda f: f.kubelet_host()),
+           needs=F({"kubelet_cert"}), name=lambda f: f.kubelet_host()),
     Signal("server", "node", 0.85, "answers kubelet API paths on :{port}",
-           _all(_has("kubelet_path", "established"), _ports({P.KUBELET_PORT, P.KUBELET_READONLY_PORT}))),
-    Signal("server", "node", 0.7, "serves kubelet port {port}",
-           _all(_ESTABLISHED, _ports({P.KUBELET_PORT, P.KUBELET_READONLY_PORT}))),
-    Signal("server", "etcd", 0.95, "serves etcd gRPC (/etcdserverpb.*)", _has("etcd_grpc")),
-    Signal("server", "etcd", 0.75, "serves etcd port {port}",
-           _all(_ESTABLISHED, _ports({P.ETCD_CLIENT_PORT, P.ETCD_PEER_PORT}))),
+           needs=F({"kubelet_path", "established"}), ports=KUBELET_PORTS),
+    Signal("server", "node", 0.7, "serves kubelet port {port}", needs=F({"established"}),
+           ports=KUBELET_PORTS),
+    Signal("server", "etcd", 0.95, "serves etcd gRPC (/etcdserverpb.*)", needs=F({"etcd_grpc"})),
+    Signal("server", "etcd", 0.75, "serves etcd port {port}", needs=F({"established"}),
+           ports=F({P.ETCD_CLIENT_PORT, P.ETCD_PEER_PORT})),
     Signal("server", "pod", 0.9, "apiserver proxy target pod {name} (X-Forwarded-Uri)",
-           _proxy_kind("pods"), name=_proxy_target("pods")),
+           needs=F({"proxy_forwarded"}), when=_proxy_kind("pods"), name=_proxy_target("pods")),
     Signal("server", "pod", 0.8, "apiserver service-proxy endpoint (X-Forwarded-Uri)",
-           _proxy_kind("services")),
+           needs=F({"proxy_forwarded"}), when=_proxy_kind("services")),
     Signal("server", "node", 0.85, "apiserver node-proxy target {name} (X-Forwarded-Uri)",
-           _proxy_kind("nodes"), name=_proxy_target("nodes")),
-    Signal("server", "dns", 0.8, "serves DNS on :53", _all(_has("app_dns"),
-                                                         lambda f, c: f.resp_p in P.DNS_PORTS)),
+           needs=F({"proxy_forwarded"}), when=_proxy_kind("nodes"), name=_proxy_target("nodes")),
+    Signal("server", "dns", 0.8, "serves DNS on :53", needs=F({"app_dns"}),
+           when=lambda f, c: f.resp_p in P.DNS_PORTS),
     # --- clients ------------------------------------------------------------------------------
     Signal("client", "node", 0.95, "client certificate CN=system:node:{name}",
-           _has("node_client_cert"), name=lambda f: f.node_from_client_cert()),
-    Signal("client", "apiserver", 0.95, "client certificate CN={cn}", _has("apiserver_client_cert")),
-    Signal("client", "node", 0.85, "User-Agent {ua}", _ua("kubelet/")),
-    Signal("client", "node", 0.8, "User-Agent {ua}", _ua("kube-proxy/")),
-    Signal("client", "client", 0.7, "User-Agent {ua}", _ua("kubectl/")),
-    Signal("client", "pod", 0.75, "calls the `kubernetes` service VIP", _all(_vip, _ports({443}))),
+           needs=F({"node_client_cert"}), name=lambda f: f.node_from_client_cert()),
+    Signal("client", "apiserver", 0.95, "client certificate CN={cn}", needs=F({"apiserver_client_cert"})),
+    Signal("client", "node", 0.85, "User-Agent {ua}", needs=F({"ua_kubelet"})),
+    Signal("client", "node", 0.8, "User-Agent {ua}", needs=F({"ua_kube_proxy"})),
+    Signal("client", "client", 0.7, "User-Agent {ua}", needs=F({"ua_kubectl"})),
+    Signal("client", "pod", 0.75, "calls the `kubernetes` service VIP", ports=F({443}), when=_vip),
     # --- phase 2: relative to what phase 1 found ----------------------------------------------
     Signal("client", "node", 0.65, "~10 s lease cadence on a long TLS 1.3 flow to the apiserver",
-           _all(_has("tls13", "lease_cadence", "long_lived"), _server_is("apiserver"),
-                _not(_client_is("pod", "client"))), phase=2),
-    Signal("client", "node", 0.6, "long-lived konnectivity agent connection",
-           _all(_has("long_lived"), _server_is("konnectivity-server"),
-                _not(_client_is("apiserver")), _not(_has("connect"))), phase=2),
+           needs=F({"tls13", "lease_cadence", "long_lived"}),
+           when=_all(_server_is("apiserver"), _not(_client_is("pod", "client"))), phase=2),
+    Signal("client", "node", 0.6, "long-lived konnectivity agent connection", needs=F({"long_lived"}),
+           when=_all(_server_is("konnectivity-server"), _not(_client_is("apiserver")),
+                     _not(_has("connect"))), phase=2),
     Signal("client", "apiserver", 0.8, "HTTP CONNECT through the konnectivity server",
-           _all(_has("connect"), _server_is("konnectivity-server")), phase=2),
-    Signal("server", "node", 0.7, "SSH server reached from the apiserver",
-           _all(_ports({P.SSH_PORT}), _client_is("apiserver"), _ESTABLISHED), phase=2),
+           needs=F({"connect"}), when=_server_is("konnectivity-server"), phase=2),
+    Signal("server", "node", 0.7, "SSH server reached from the apiserver", needs=F({"established"}),
+           ports=F({P.SSH_PORT}), when=_client_is("apiserver"), phase=2),
     # --- phase 3: only for addresses nothing else explains ------------------------------------
     Signal("client", "client", 0.8, "calls the apiserver from outside the inventory",
-           _all(_server_is("apiserver", "service-vip"), _outside_inventory,
-                lambda f, c: f.orig_h not in c.book.claims), phase=3),
+           when=_all(_server_is("apiserver", "service-vip"), _outside_inventory,
+                     lambda f, c: f.orig_h not in c.book.claims), phase=3),
 )
 """Evaluated in order for every flow; every matching signal adds a claim."""
 
@@ -192,16 +207,24 @@ def evidence_text(sig: Signal, f: FlowFacts, name: str | None) -> str:
 
 
 def apply_signals(facts: Sequence[FlowFacts], ctx: Context, phase: int) -> None:
-    """Flows → claims in ctx.book from every signal of ``phase`` that matches."""
+    """Flows → claims in ctx.book from every signal of ``phase`` that matches.
+
+    Phase-1 matches are also kept on each flow (``local_signals``) for its own evidence.
+    """
     table = [s for s in SIGNALS if s.phase == phase]
     for f in facts:
+        local: list[tuple[str, str, str]] = []
         for sig in table:
-            if not sig.when(f, ctx):
+            if not sig.matches(f, ctx):
                 continue
             name = sig.name(f) if sig.name is not None else None
             ip = f.resp_h if sig.side == "server" else f.orig_h
             node = name if sig.role == "node" else None
-            ctx.book.add(ip, sig.role, sig.confidence, evidence_text(sig, f, name), name=name, node=node)
+            text = evidence_text(sig, f, name)
+            ctx.book.add(ip, sig.role, sig.confidence, text, name=name, node=node)
+            local.append((sig.side, sig.role, text))
+        if phase == 1:
+            f.local_signals = local
 
 
 def kubernetes_vips(facts: Sequence[FlowFacts], inv: Inventory | None) -> frozenset[str]:

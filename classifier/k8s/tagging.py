@@ -21,7 +21,7 @@ from classifier.k8s.inventory import Inventory
 from classifier.k8s.operations import operation_of
 from classifier.k8s.paths import choose_path
 from classifier.k8s.roles import Claim, RoleBook, claims_from_inventory
-from classifier.k8s.signals import SIGNALS, Context, apply_signals, kubernetes_vips
+from classifier.k8s.signals import Context, apply_signals, kubernetes_vips
 
 log = logging.getLogger("kubewire.k8s")
 
@@ -63,22 +63,42 @@ class Tagged:
     path_note: str | None
 
 
-def _records(df: pd.DataFrame | None) -> list[dict[str, Any]]:
+FLOW_FACT_COLUMNS: Final = (
+    "uid", "orig_h", "resp_h", "resp_p", "proto", "app_proto", "conn_state", "resp_bytes",
+    "duration", "orig_burst_interval", "tls_version", "tls_alpn", "server_cert_subject",
+    "server_cert_sans", "server_cert_self_signed", "client_cert_requested",
+    "client_cert_presented", "client_cert_subject", "tunnel_proto", "payload_hint", "tunnel",
+    "http_method", "http_path", "http_query", "http_host", "http_user_agent", "http_status",
+    "http_upgrade", "http_stream_protocol", "http_forwarded_uri", "auth_kind",
+    "k8s_status_reason", "grpc_method", "connect_target")
+"""The flow columns tagging reads (FlowFacts); the rest are never converted."""
+HTTP_FACT_COLUMNS: Final = (
+    "uid", "trans_depth", "method", "uri", "query", "host", "user_agent", "status_code", "upgrade",
+    "stream_protocol", "x_forwarded_uri", "auth_kind", "k8s_status_reason", "grpc_method",
+    "connect_target")
+
+
+def _records(df: pd.DataFrame | None, columns: Sequence[str]) -> list[dict[str, Any]]:
     if df is None or len(df) == 0:
         return []
-    return df.to_dict("records")  # type: ignore[no-any-return]
+    cols = [c for c in columns if c in df.columns]
+    lists = []
+    for c in cols:
+        col = df[c]
+        lists.append(col.astype(object).where(col.notna(), None).tolist())
+    return [dict(zip(cols, vals, strict=True)) for vals in zip(*lists, strict=True)]
 
 
 def build_facts(flows: pd.DataFrame, http: pd.DataFrame | None) -> list[FlowFacts]:
     """Flows + http table → FlowFacts per flow, in flow order."""
     by_uid: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in _records(http):
+    for r in _records(http, HTTP_FACT_COLUMNS):
         by_uid[str(r.get("uid"))].append(r)
     for reqs in by_uid.values():
-        reqs.sort(key=lambda r: int(r["trans_depth"]) if pd.notna(r.get("trans_depth")) else 0)
+        reqs.sort(key=lambda r: int(r["trans_depth"]) if r.get("trans_depth") is not None else 0)
     have_http = http is not None
     return [facts_from(row, by_uid.get(str(row.get("uid"))) if have_http else None)
-            for row in _records(flows)]
+            for row in _records(flows, FLOW_FACT_COLUMNS)]
 
 
 def infer_roles(facts: Sequence[FlowFacts], inventory: Inventory | None) -> tuple[RoleBook, Context]:
@@ -96,9 +116,16 @@ def infer_roles(facts: Sequence[FlowFacts], inventory: Inventory | None) -> tupl
     return book, ctx
 
 
-def _flow_server_roles(f: FlowFacts, ctx: Context) -> list[str]:
-    """Roles the flow itself suggests for its server, strongest first, then the port's role."""
-    out = [s.role for s in SIGNALS if s.side == "server" and s.phase == 1 and s.when(f, ctx)]
+def _flow_signals(f: FlowFacts, ctx: Context, side: str) -> list[tuple[str, str]]:
+    """(role, evidence) of every phase-1 signal this flow itself gives about one side."""
+    if f.local_signals is None:
+        apply_signals([f], ctx, phase=1)
+    return [(r, e) for sd, r, e in f.local_signals or () if sd == side]
+
+
+def _server_preference(f: FlowFacts, local: list[tuple[str, str]]) -> list[str]:
+    """Roles the flow suggests for its server, strongest first, then the port's role."""
+    out = [r for r, _ in local]
     if f.proto == "tcp":
         out.extend(_SERVER_PREFERENCE.get(f.resp_p, ()))
     if f.resp_p in P.DNS_PORTS:
@@ -106,18 +133,21 @@ def _flow_server_roles(f: FlowFacts, ctx: Context) -> list[str]:
     return out
 
 
-def _flow_client_roles(f: FlowFacts, ctx: Context, server_role: str) -> list[str]:
-    out = [s.role for s in SIGNALS if s.side == "client" and s.phase == 1 and s.when(f, ctx)]
+def _client_preference(f: FlowFacts, local: list[tuple[str, str]], server_role: str) -> list[str]:
+    out = [r for r, _ in local]
     if f.proto == "tcp" and f.resp_p == P.ETCD_PEER_PORT:
         out.append("etcd")
     out.extend(_CLIENT_PREFERENCE.get(server_role, ()))
     return out
 
 
-def _claim_or_unknown(c: Claim | None) -> tuple[str, str | None, float, str]:
+def _claim_or_unknown(c: Claim | None, local: list[tuple[str, str]]
+                      ) -> tuple[str, str | None, float, str]:
+    """Chosen claim → (role, name, confidence, evidence), preferring this flow's own evidence."""
     if c is None:
         return "unknown", None, 0.3, "no role evidence"
-    return c.role, c.name, c.confidence, c.evidence[0] if c.evidence else c.role
+    ev = next((e for r, e in local if r == c.role), None) or (c.evidence[0] if c.evidence else c.role)
+    return c.role, c.name, c.confidence, ev
 
 
 def plaintext_of(f: FlowFacts) -> bool | None:
@@ -153,10 +183,12 @@ def auth_of(f: FlowFacts, plaintext: bool | None) -> str:
 def tag_flow(f: FlowFacts, ctx: Context, agents: frozenset[str], konnectivity: bool) -> Tagged:
     """One flow + resolved roles → its FLOW_K8S values."""
     book = ctx.book
-    srv_claim = book.role_for(f.resp_h, _flow_server_roles(f, ctx))
-    server_role, server_name, s_conf, s_ev = _claim_or_unknown(srv_claim)
-    cli_claim = book.role_for(f.orig_h, _flow_client_roles(f, ctx, server_role))
-    client_role, client_name, c_conf, c_ev = _claim_or_unknown(cli_claim)
+    s_local = _flow_signals(f, ctx, "server")
+    srv_claim = book.role_for(f.resp_h, _server_preference(f, s_local))
+    server_role, server_name, s_conf, s_ev = _claim_or_unknown(srv_claim, s_local)
+    c_local = _flow_signals(f, ctx, "client")
+    cli_claim = book.role_for(f.orig_h, _client_preference(f, c_local, server_role))
+    client_role, client_name, c_conf, c_ev = _claim_or_unknown(cli_claim, c_local)
     if client_role == "unknown" and server_role in ("apiserver", "service-vip"):
         client_role, c_conf, c_ev = "client", 0.5, "calls the apiserver, no other role evidence"
     flags = set(f.flags)
@@ -181,7 +213,8 @@ def tag_flow(f: FlowFacts, ctx: Context, agents: frozenset[str], konnectivity: b
     if server_name is None and server_role == "node":
         server_name = book.name_of(f.resp_h)
     return Tagged(path=rule.path, client_role=client_role, server_role=server_role,
-                  client_name=client_name, server_name=server_name, k8s_operation=operation_of(f),
+                  client_name=client_name, server_name=server_name,
+                  k8s_operation=operation_of(f) if rule.path != "other" else None,
                   plaintext=plaintext, auth=auth_of(f, plaintext), path_confidence=round(conf, 3),
                   path_evidence="; ".join(evidence), path_note=note)
 
