@@ -131,12 +131,13 @@ def frame_pcapng(buf: np.ndarray, pos: int, end: int, swapped: bool,
                  if_mul: np.ndarray, if_div: np.ndarray, if_shift: np.ndarray,
                  if_offset: np.ndarray, if_snap: np.ndarray,
                  off: np.ndarray, caplen: np.ndarray, origlen: np.ndarray, ts: np.ndarray,
-                 iface: np.ndarray, reason: np.ndarray) -> tuple[int, int, int]:
+                 iface: np.ndarray, reason: np.ndarray, prev_ts: int) -> tuple[int, int, int]:
     """pcapng blocks in buf[pos:end] → (records filled, next position, stop code).
 
     Stops with META_BLOCK at a section header or interface description (parsed by the caller).
     Statistics, name-resolution and other known metadata blocks are skipped silently; unknown
-    block types become a record with reason PCAPNG_UNKNOWN_BLOCK.
+    block types become a record with reason PCAPNG_UNKNOWN_BLOCK. Simple packet blocks carry no
+    time: they get the previous packet's (``prev_ts`` before the first one).
     """
     n = 0
     cap = off.shape[0]
@@ -178,6 +179,7 @@ def frame_pcapng(buf: np.ndarray, pos: int, end: int, swapped: bool,
                 reason[n] = PCAPNG_BAD_INTERFACE
             else:
                 ts[n] = _ts_ns(raw, if_mul[ifid], if_div[ifid], if_shift[ifid], if_offset[ifid])
+                prev_ts = ts[n]
                 reason[n] = 0
             n += 1
         elif btype == SPB:
@@ -191,7 +193,7 @@ def frame_pcapng(buf: np.ndarray, pos: int, end: int, swapped: bool,
             caplen[n] = cl
             origlen[n] = ol
             iface[n] = 0
-            ts[n] = 0
+            ts[n] = prev_ts
             reason[n] = 0 if nif > 0 else PCAPNG_BAD_INTERFACE
             n += 1
         elif btype in (NRB, ISB, 0x9, 0xA, 0xBAD, 0x40000BAD):

@@ -124,7 +124,7 @@ class CaptureReader:
                 n, npos, code = fr.frame_pcapng(  # type: ignore[call-arg]
                     buf, pos, valid, swapped, *iv, arrays.off,
                                                 arrays.caplen, arrays.origlen, arrays.ts,
-                                                arrays.iface, arrays.reason)
+                                                arrays.iface, arrays.reason, self.last_ts or 0)
             else:
                 n, npos, code = fr.frame_pcap(buf, pos, valid, swapped, frac, limit, arrays.off,
                                               arrays.caplen, arrays.origlen, arrays.ts,
