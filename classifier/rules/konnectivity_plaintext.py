@@ -39,9 +39,14 @@ class KonnectivityPlaintext:
         f"{DOC_CPNC} §Konnectivity service", "Kubernetes docs: Set up Konnectivity service")
 
     def check(self, ctx: Context) -> Iterable[Finding]:
-        """Plaintext konnectivity flows → one finding per host pair."""
+        """Konnectivity flows in plaintext, or whose CONNECT request was readable → one
+        finding per host pair."""
         f = ctx.flows
-        sel = f[on_paths(f, ["konnectivity"]) & flag(f, "plaintext") & established(f)]
+        # a readable CONNECT target means the tunnel set-up itself crossed the wire in clear,
+        # even when the tunnelled bytes are TLS to the kubelet (TLS inside a plain CONNECT)
+        visible_connect = f["connect_target"].astype("string").fillna("") != ""
+        sel = f[on_paths(f, ["konnectivity"]) & (flag(f, "plaintext") | visible_connect)
+                & established(f)]
 
         def evidence(row: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield flow_evidence(row, "client_role", "app_proto", "connect_target", "status",

@@ -17,3 +17,9 @@ def test_tls_konnectivity_is_not_flagged() -> None:
     rows = [flow(path="konnectivity", plaintext=False, resp_p=8132, tls_version="TLSv1.3"),
             flow(path="other", plaintext=True, app_proto="connect", resp_p=3128)]
     assert run(R, rows).empty
+
+
+def test_plain_connect_carrying_tls_to_the_kubelet_is_flagged() -> None:
+    f = flow(path="konnectivity", plaintext=False, resp_p=8090, app_proto="connect",
+             connect_target="192.168.10.11:10250", tunnel_proto="tls", tls_version="TLSv1.2")
+    assert len(run(R, [f])) == 1
