@@ -33,6 +33,14 @@ class Dissection:
     http: pd.DataFrame
 
 
+def _value(value: Any) -> Any:
+    """A cell → None when missing (None, NA, NaN, NaT), else the value."""
+    try:
+        return None if value is None or pd.isna(value) else value
+    except (TypeError, ValueError):  # array-likes: not a missing scalar
+        return value
+
+
 def _bytes(value: Any) -> bytes:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
@@ -86,9 +94,7 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
                  column("resp_p"), strict=True)
     reasons: Counter[str] = Counter()
     for i, ident in enumerate(idents):
-        frame = frames[i]
-        where = (str(captures[i] or ""), int(frame) if frame is not None and not pd.isna(frame)
-                 else 0)
+        where = (str(_value(captures[i]) or ""), int(_value(frames[i]) or 0))
         facts = dissect_flow_bytes(_bytes(origs[i]), _bytes(resps[i]), strict=strict, where=where)
         err = facts.flow.get("dissect_error")
         if err:
