@@ -9,7 +9,8 @@ flows from that client to that apiserver that are open when the proxy request is
 
 - ``uri``: the client leg is plaintext and one of its requests has the forwarded path: certain;
 - ``xff-time``: the client leg is encrypted, the client address comes from X-Forwarded-For and
-  exactly one of its flows to the apiserver was open then;
+  exactly one of its flows to the apiserver was open then (open at that instant first, else
+  within ``TOLERANCE`` of it);
 - ``ambiguous``: several such flows were open (``candidates`` counts them; the latest is named);
 - ``none``: no client leg in the capture (only the proxy leg was captured).
 """
@@ -70,7 +71,10 @@ def proxy_chains(flows: pd.DataFrame, http: pd.DataFrame) -> pd.DataFrame:
         else:
             open_then &= flows["orig_h"] != apiserver
         cands = flows[open_then.fillna(False).astype(bool)]
-        match, chosen = _choose(cands, http, str(leg.x_forwarded_uri), client is not None)
+        # Flows open exactly at that instant outrank those only within the tolerance.
+        strict = cands[(ts[cands.index] <= when) & (ends[cands.index] >= when)]
+        match, chosen = _choose(strict if len(strict) else cands, http,
+                                str(leg.x_forwarded_uri), client is not None)
         rows.append({
             "ts": when, "proxy_uid": uid, "apiserver_h": apiserver,
             "target_h": leg.resp_h, "target_p": leg.resp_p,
@@ -82,7 +86,7 @@ def proxy_chains(flows: pd.DataFrame, http: pd.DataFrame) -> pd.DataFrame:
             "client_uid": None if chosen is None else chosen["uid"],
             "client_name": None if chosen is None else chosen.get("client_name"),
             "client_tls": None if chosen is None else chosen.get("tls_version"),
-            "match": match, "candidates": len(cands),
+            "match": match, "candidates": len(strict) if len(strict) else len(cands),
         })
     frame = pd.DataFrame(rows)
     out = schema.conform(frame.astype(object).where(frame.notna(), None), PROXY_CHAINS)
