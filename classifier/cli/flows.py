@@ -1,12 +1,212 @@
-"""CLI: flows."""
+"""CLI: `kubewire flows CAPTURE... [-o FILE.csv|.parquet|.jsonl] [--tag] [--inventory FILE]
+[filters] [-q]` — the flow table on the terminal or in a file, with packet accounting."""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import click
+import pandas as pd
+
+from classifier import api, schema
+from classifier.cli.common import (
+    captures_argument,
+    filter_options,
+    inventory_option,
+    quiet_option,
+    stderr_is_tty,
+)
+from classifier.errors import KubewireError
+from classifier.forensics.filters import FlowFilter
+
+SUFFIXES = (".csv", ".parquet", ".jsonl")
+BASE_COLUMNS = ("ts", "orig", "resp", "proto", "app_proto", "tls_version", "tls_sni",
+                "http_method", "http_path", "http_status", "pkts", "bytes", "conn_state",
+                "history", "uid")
+TAG_COLUMNS = ("path", "client_role", "server_role", "auth")
+
+
+class OutputError(KubewireError):
+    """-o names a file kubewire cannot write."""
 
 
 @click.command("flows")
-def flows_cmd() -> None:
-    """Not available yet."""
-    raise click.ClickException("'flows' is not available yet")
+@captures_argument
+@click.option("-o", "--output", metavar="FILE",
+              help="write the flow table to FILE (.csv, .parquet or .jsonl) instead of the terminal.")
+@click.option("--tag", is_flag=True, help="also tag control-plane paths and roles (path, roles, auth).")
+@inventory_option
+@filter_options
+@quiet_option
+def flows_cmd(captures: tuple[str, ...], output: str | None, tag: bool,
+              inventory: tuple[str, ...], since: str | None, until: str | None,
+              hosts: tuple[str, ...], paths: tuple[str, ...], where: str | None,
+              quiet: bool) -> None:
+    """Bidirectional TCP/UDP flows in CAPTURE... (pcap, pcapng, gzip, or '-' for stdin).
 
+    One row per connection with Zeek's conn.log columns (conn_state, history, bytes) and what
+    the first bytes say (TLS version and SNI, HTTP method/path/status). Packet accounting
+    (read / decoded / skipped by reason) goes to stderr.
+    """
+    if output is not None and Path(output).suffix.lower() not in SUFFIXES:
+        raise OutputError(f"{output}: unknown output format (use {', '.join(SUFFIXES)})")
+    filtered = any((since, until, hosts, paths, where))
+    tagged = tag or bool(inventory) or filtered
+    with _progress(enabled=not quiet and stderr_is_tty()) as progress:
+        if tagged:
+            flt = FlowFilter(since=since, until=until, hosts=hosts, paths=paths, where=where)
+            result = api.analyze(list(captures), list(inventory) or None,
+                                 filters=flt if filtered else None, progress=progress)
+            flows, stats = result.flows, result.stats
+        else:
+            flows, stats = _read(list(captures), progress)
+    if not quiet and stats is not None:
+        click.echo(summary_line(stats), err=True)
+    if output is not None:
+        write_flows(flows, Path(output))
+        if not quiet:
+            click.echo(f"kubewire: {len(flows)} flows written to {output}", err=True)
+        return
+    if not quiet:
+        render(flows, tagged=tagged)
+
+
+def _read(captures: list[str], progress: Callable[[int, int], None] | None,
+          ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Flows with dissection, plus accounting when the API offers it without tagging."""
+    read_capture = getattr(api, "read_capture", None)
+    if read_capture is not None:
+        cap = read_capture(captures, progress=progress)
+        return cap.flows, cap.stats
+    result = api.analyze(captures, None, progress=progress)
+    return result.flows, result.stats
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr fed by (bytes done, bytes total), or None."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("reading", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    task = bar.add_task("read", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total or None)
+
+    with bar:
+        yield update
+
+
+def summary_line(stats: pd.DataFrame) -> str:
+    """Packet accounting → 'N packets read: D decoded, S skipped (reason n, ...), O out of scope (...)'."""
+    by = {k: int(v) for k, v in stats.groupby("outcome", observed=True)["packets"].sum().items()}
+    read = sum(by.values())
+
+    def detail(outcome: str) -> str:
+        rows = stats[stats["outcome"] == outcome].groupby("reason")["packets"].sum()
+        rows = rows.sort_values(ascending=False)
+        inner = ", ".join(f"{r} {int(n)}" for r, n in rows.items())
+        return f" ({inner})" if inner else ""
+
+    return (f"kubewire: {read} packets read: {by.get('decoded', 0)} decoded, "
+            f"{by.get('skipped', 0)} skipped{detail('skipped')}, "
+            f"{by.get('out_of_scope', 0)} out of scope{detail('out_of_scope')}")
+
+
+def write_flows(flows: pd.DataFrame, out: Path) -> None:
+    """Flow table → .csv / .parquet / .jsonl with the exported columns (never payload bytes)."""
+    frame = schema.for_export(schema.conform(flows, schema.FLOWS), schema.FLOWS)
+    suffix = out.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame.to_csv(out, index=False)
+        elif suffix == ".parquet":
+            frame.to_parquet(out, index=False)
+        else:
+            with out.open("w", encoding="utf-8") as fh:
+                for rec in frame.to_dict("records"):
+                    fh.write(json.dumps({k: _jsonable(v) for k, v in rec.items()}) + "\n")
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def rows(flows: pd.DataFrame, *, tagged: bool) -> list[dict[str, str]]:
+    """Flow table → display rows (endpoint pairs, packet/byte totals, dissection, tags)."""
+    cols = BASE_COLUMNS + (TAG_COLUMNS if tagged else ())
+    out = []
+    for r in flows.to_dict("records"):
+        d = {
+            "ts": "-" if _na(r.get("ts")) else r["ts"].strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            "orig": _ep(r.get("orig_h"), r.get("orig_p")),
+            "resp": _ep(r.get("resp_h"), r.get("resp_p")),
+            "pkts": f"{_int(r.get('orig_pkts'))}/{_int(r.get('resp_pkts'))}",
+            "bytes": f"{_int(r.get('orig_bytes'))}/{_int(r.get('resp_bytes'))}",
+        }
+        for c in cols:
+            if c not in d:
+                d[c] = "-" if _na(r.get(c)) else str(r.get(c))
+        out.append({c: d[c] for c in cols})
+    return out
+
+
+def render(flows: pd.DataFrame, *, tagged: bool) -> None:
+    """Flow table → a rich table on a terminal, plain aligned text when piped.
+
+    Columns empty for every flow (say tls_sni in a plaintext capture) are left out.
+    """
+    if flows.empty:
+        click.echo("no flows")
+        return
+    table = rows(flows, tagged=tagged)
+    cols = [c for c in BASE_COLUMNS + (TAG_COLUMNS if tagged else ())
+            if c in ("ts", "orig", "resp", "proto") or any(r[c] != "-" for r in table)]
+    if not sys.stdout.isatty():
+        widths = [max(len(c), *(len(r[c]) for r in table)) for c in cols]
+        for line in [dict(zip(cols, cols, strict=True)), *table]:
+            click.echo("  ".join(line[c].ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Table(header_style="bold", pad_edge=False, box=None)
+    for c in cols:
+        out.add_column(c, overflow="ellipsis", no_wrap=True,
+                       min_width=min(len(c), 8) if c not in ("orig", "resp", "ts") else None)
+    for r in table:
+        out.add_row(*(r[c] for c in cols))
+    Console().print(out)
+
+
+def _na(v: Any) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+def _int(v: Any) -> str:
+    return "-" if _na(v) else str(int(v))
+
+
+def _ep(h: Any, p: Any) -> str:
+    if _na(h):
+        return "-"
+    host = f"[{h}]" if ":" in str(h) else str(h)
+    return f"{host}:{_int(p)}"

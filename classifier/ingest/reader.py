@@ -121,8 +121,8 @@ class CaptureReader:
         while True:
             if pcapng:
                 iv = _iface_arrays(self.interfaces)
-                n, npos, code = fr.frame_pcapng(  # type: ignore[call-arg]
-                    buf, pos, valid, swapped, *iv, arrays.off,
+                n, npos, code = fr.frame_pcapng(
+                    buf, pos, valid, swapped, iv[0], iv[1], iv[2], iv[3], iv[4], arrays.off,
                                                 arrays.caplen, arrays.origlen, arrays.ts,
                                                 arrays.iface, arrays.reason, self.last_ts or 0)
             else:
