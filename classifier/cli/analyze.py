@@ -23,14 +23,13 @@ from rich.text import Text
 
 from classifier import api
 from classifier.cli.common import (
-    EXIT_FINDINGS,
     captures_argument,
     filter_options,
     inventory_option,
     quiet_option,
     stderr_is_tty,
 )
-from classifier.cli.findings import fail_on_option, failing
+from classifier.cli.findings import exit_findings, fail_on_option, failing
 from classifier.forensics.filters import FlowFilter
 from classifier.report.outputs import prepare_out_dir, write_outputs
 from classifier.report.style import SEVERITY_COLOURS, visible_text
@@ -77,7 +76,7 @@ def analyze_cmd(captures: tuple[str, ...], inventory: tuple[str, ...], baseline:
         console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
         print_summary(console, result, written)
     if fail_on is not None and failing(result.findings, Severity(fail_on.lower())):
-        raise click.exceptions.Exit(EXIT_FINDINGS)
+        exit_findings()  # SystemExit(1): run_guarded drops click's Exit in non-standalone mode
 
 
 def print_summary(console: Console, result: api.Result, written: dict[str, Path]) -> None:

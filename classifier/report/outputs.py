@@ -112,6 +112,8 @@ def summary_dict(result: Any, *, outputs: list[str], generated: str,
                  graph_note: str = "") -> dict[str, Any]:
     """Result → summary.json: Result.summary() plus time range, hosts, outputs, generation."""
     out: dict[str, Any] = jsonable(result.summary())
+    # Result.summary() counts every category of the path column, zeros included
+    out["paths"] = {k: v for k, v in out["paths"].items() if v}
     first, last = time_range(result)
     out.update({
         "kubewire_version": str(result.version),
