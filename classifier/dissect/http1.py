@@ -272,8 +272,7 @@ def credentials(req: Message) -> list[tuple[str, str]]:
     for name in CREDENTIAL_HEADERS:
         for value in req.all(name):
             out.append(secrets.classify(name, value))
-    _, _, fps = secrets.redact_target(req.first[1])
-    out.extend(("bearer", fp) for fp in fps)
+    out.extend(secrets.redact_target(req.first[1])[2])
     for value in req.all("sec-websocket-protocol"):
         _, wfps = secrets.redact_stream_protocols(value)
         out.extend(("bearer", fp) for fp in wfps)

@@ -17,6 +17,10 @@ from classifier.dissect.facts import Facts, Malformed
 
 log = logging.getLogger("kubewire.dissect.http2")
 
+# hpack logs every decoded header at DEBUG, Authorization values included: never let it speak.
+for _name in ("hpack", "hpack.hpack", "hpack.table", "hpack.huffman"):
+    logging.getLogger(_name).disabled = True
+
 NAME: Final = "http2"
 GRPC: Final = "grpc"
 PREFACE: Final = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 §3.4
@@ -169,9 +173,10 @@ def _get(headers: list[tuple[str, str]], name: str) -> str | None:
 
 
 def _request_row(headers: list[tuple[str, str]]) -> dict[str, Any]:
-    path, query, qfps = secrets.redact_target(_get(headers, ":path") or "")
-    creds = [secrets.classify(k, v) for k, v in headers if k in secrets.SECRET_HEADERS]
-    creds += [("bearer", fp) for fp in qfps]
+    path, query, target_creds = secrets.redact_target(_get(headers, ":path") or "")
+    creds = [secrets.classify(k, v) for k, v in headers
+             if k in secrets.SECRET_HEADERS and k != "set-cookie"]
+    creds += target_creds
     ctype = _get(headers, "content-type")
     grpc = ctype is not None and ctype.startswith("application/grpc")
     return {

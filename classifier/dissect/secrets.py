@@ -83,20 +83,24 @@ def redact_query(query: str) -> tuple[str, list[str]]:
     return "".join(out), fps
 
 
-def redact_target(target: str) -> tuple[str, str, list[str]]:
-    """A request target → (path, redacted query, credential fingerprints); strips userinfo."""
-    fps: list[str] = []
+def redact_target(target: str) -> tuple[str, str, list[tuple[str, str]]]:
+    """A request target → (path, redacted query, [(kind, fingerprint)] of its credentials).
+
+    userinfo in an absolute URI ('http://user:pass@host/') counts as basic, token query
+    parameters as bearer; both are replaced by '<redacted:fp>'.
+    """
+    creds: list[tuple[str, str]] = []
     path, _, query = target.partition("?")
     scheme, sep, rest = path.partition("://")
     if sep:
         authority, slash, tail = rest.partition("/")
         userinfo, at, hostport = authority.rpartition("@")
         if at:
-            fps.append(fingerprint(userinfo))
-            authority = f"<redacted:{fps[-1]}>@{hostport}"
+            creds.append(("basic", fingerprint(userinfo)))
+            authority = f"<redacted:{creds[-1][1]}>@{hostport}"
         path = f"{scheme}://{authority}{slash}{tail}"
     q, qfps = redact_query(query)
-    return path, q, fps + qfps
+    return path, q, creds + [("bearer", fp) for fp in qfps]
 
 
 def redact_stream_protocols(value: str) -> tuple[str, list[str]]:

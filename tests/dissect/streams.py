@@ -30,12 +30,12 @@ def tcp_streams(capture: Path | str, *, decode_as: list[str] | None = None) -> l
     base = ["tshark", "-n", "-r", str(capture)]
     for d in decode_as or []:
         base += ["-d", d]
-    ids = subprocess.run(base + ["-T", "fields", "-e", "tcp.stream", "-Y", "tcp"],
+    ids = subprocess.run([*base, "-T", "fields", "-e", "tcp.stream", "-Y", "tcp"],
                          capture_output=True, text=True, check=True, timeout=120).stdout.split()
     indices = sorted({int(i) for i in ids if i})
     if not indices:
         return []
-    cmd = base + ["-q"]
+    cmd = [*base, "-q"]
     for i in indices:
         cmd += ["-z", f"follow,tcp,raw,{i}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120).stdout
@@ -57,7 +57,7 @@ def tcp_streams(capture: Path | str, *, decode_as: list[str] | None = None) -> l
     return sorted(streams, key=lambda s: s.index)
 
 
-def flow_frame(capture: Path | str, streams: list[Stream] | None = None) -> "pd.DataFrame":
+def flow_frame(capture: Path | str, streams: list[Stream] | None = None) -> pd.DataFrame:
     """Capture → a FLOW_BASE-conformed frame with tshark-reassembled payloads (node 0 = orig)."""
     import pandas as pd
 
