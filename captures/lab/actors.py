@@ -8,6 +8,7 @@ SPDY frames), scan (TCP connect sweep), ntp, etcd (gRPC Range dump over h2).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -129,10 +130,8 @@ def ntp(a: dict[str, Any]) -> None:
     req = bytes([0x23, 0, 6, 0xEC]) + b"\x00" * 36 + struct.pack(">II", int(now), int((now % 1) * 2**32))
     for _ in range(a.get("count", 1)):
         s.sendto(req, (a["ip"], a["port"]))
-        try:
+        with contextlib.suppress(TimeoutError):
             s.recvfrom(1024)
-        except TimeoutError:
-            pass
         time.sleep(a.get("interval", 0))
 
 

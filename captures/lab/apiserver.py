@@ -9,6 +9,7 @@ not verified unless a CA is configured) and apiserver→pod/service proxy in pla
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -148,7 +149,12 @@ class Api(wire.QuietHandler):
         elif "watch" in q or q.get("watch") == ["true"]:
             self.watch(parts)
         elif parts[:3] == ["api", "v1", "nodes"] and len(parts) >= 5 and parts[4] == "proxy":
-            self.kubelet_leg(W["hosts"][parts[3]], "GET", "/" + "/".join(parts[5:]), [], "")
+            node, _, port = parts[3].partition(":")
+            if port and port != "10250":
+                self.plain_proxy(W["hosts"][node], int(port), "/" + "/".join(parts[5:]),
+                                 urlsplit(self.path).path)
+            else:
+                self.kubelet_leg(W["hosts"][node], "GET", "/" + "/".join(parts[5:]), [], "")
         elif parts[:3] == ["api", "v1", "nodes"]:
             if len(parts) == 3:
                 self.json(200, {"kind": "NodeList", "apiVersion": "v1", "metadata": {},
@@ -210,12 +216,35 @@ class Api(wire.QuietHandler):
             return
 
     # --- apiserver → kubelet -------------------------------------------------------------
+    def node_sock(self, ip: str, port: int) -> socket.socket:
+        """TCP to a node port: direct, or through Konnectivity's HTTP-CONNECT frontend
+        (mTLS :8131, or plain :8090 for non-kubelet ports) when egress is configured."""
+        egress = W["apiserver"].get("egress")
+        if not egress:
+            return wire.dial(ip, port)
+        pki = W["pki"]
+        tls = port == 10250
+        s: socket.socket = wire.dial("127.0.0.1", 8131 if tls else 8090)
+        if tls:
+            ctx = wire.client_context(W["tls"], cert=pki["apiserver_kubelet_client"][0],
+                                      key=pki["apiserver_kubelet_client"][1], ca=pki["ca"])
+            s = ctx.wrap_socket(s)
+        s.sendall(f"CONNECT {ip}:{port} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        code, _, _ = wire.read_response(s)
+        if code != 200:
+            raise OSError(f"CONNECT {ip}:{port} -> {code}")
+        if not tls:
+            return s
+        inner, outer_end = socket.socketpair()  # TLS-in-TLS: relay through a local pair
+        threading.Thread(target=splice, args=(outer_end, s, 30), daemon=True).start()
+        return inner
+
     def kubelet_sock(self, ip: str) -> ssl.SSLSocket:
         pki = W["pki"]
         ctx = wire.client_context(W["tls"], cert=pki["apiserver_kubelet_client"][0],
                                   key=pki["apiserver_kubelet_client"][1],
                                   ca=W["apiserver"].get("kubelet_ca"), alpn=["http/1.1"])
-        return ctx.wrap_socket(wire.dial(ip, 10250))
+        return ctx.wrap_socket(self.node_sock(ip, 10250))
 
     def kubelet_leg(self, ip: str, method: str, path: str, hdrs: list[tuple[str, str]],
                     query: str) -> None:
@@ -279,7 +308,7 @@ class Api(wire.QuietHandler):
 
     # --- apiserver proxy → pods / services (plain HTTP) ------------------------------------
     def plain_proxy(self, ip: str, port: int, rest: str, prefix: str, xhost: bool = False) -> None:
-        s = wire.dial(ip, port)
+        s = self.node_sock(ip, port) if ip in W["hosts"].values() else wire.dial(ip, port)
         hdrs = [("Host", self.headers.get("Host", "")), ("User-Agent", self.headers.get("User-Agent", "")),
                 ("Accept", self.headers.get("Accept", "*/*"))]
         if xhost:
@@ -314,10 +343,8 @@ def splice(a: socket.socket, b: socket.socket, idle: float = 5) -> None:
                 data = b""
             if not data:
                 for x in socks:
-                    try:
+                    with contextlib.suppress(OSError):
                         x.close()
-                    except OSError:
-                        pass
                 return
             (b if s is a else a).sendall(data)
 

@@ -6,6 +6,7 @@ node), service CIDR 10.96.0.0/12 with the `kubernetes` VIP 10.96.0.1 and kube-dn
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import subprocess
@@ -40,7 +41,8 @@ SA_TOKEN = ("eyJhbGciOiJSUzI1NiIsImtpZCI6IlRfd2ZnS2V4In0.eyJhdWQiOlsiaHR0cHM6Ly9
             "aWVudCJ9.c2lnbmF0dXJlLW9mLXRoZS1sYWItc2VydmljZS1hY2NvdW50LWtleQ")
 STOLEN_TOKEN = ("eyJhbGciOiJSUzI1NiIsImtpZCI6IlRfd2ZnS2V4In0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6a3"
                 "ViZS1zeXN0ZW06Y2x1c3Rlci1hZG1pbi1ib3QifQ.c3RvbGVuLXNpZ25hdHVyZQ")
-KONN_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6a3ViZS1zeXN0ZW06a29ubmVjdGl2aXR5LWFnZW50In0.a29ubg"
+KONN_TOKEN = ("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6a3ViZS1zeXN0ZW06a29ubmVjdGl2"
+              "aXR5LWFnZW50In0.a29ubg")
 
 LAB = Path(__file__).resolve().parent
 ROOT = LAB.parent.parent
@@ -133,7 +135,7 @@ def make_lab(prefix: str, *, etcd_hosts: bool, overlay: str = "host-gw") -> Lab:
 def world(work: Path, *, tls: dict[str, str], apiserver_tls: dict[str, str] | None = None,
           kubelet: dict[str, Any], etcd: dict[str, Any] | None, insecure_port: int | None = None,
           kubelet_self_signed: bool = True, verify_kubelet: bool = False,
-          etcd_members: dict[str, str] | None = None) -> dict[str, Any]:
+          etcd_members: dict[str, str] | None = None, egress: bool = False) -> dict[str, Any]:
     """Write PKI and the world JSON every stub and actor reads."""
     p = pkimod.build(work / "pki", apiserver_ips=(IP[CP],), nodes={N1: IP[N1], N2: IP[N2]},
                      etcd_members=etcd_members or {E1: IP[E1], E2: IP[E2]},
@@ -149,13 +151,14 @@ def world(work: Path, *, tls: dict[str, str], apiserver_tls: dict[str, str] | No
                   "port": CONTAINERS[x.name][2]} for x in PODS],
         "services": {"web": {"endpoint": WEB2.ip, "target_port": 8080}},
         "apiserver": {"ip": IP[CP], "insecure_port": insecure_port, "kubelet_ca": kubelet_ca,
-                      "etcd": etcd, "basic": []},
+                      "etcd": etcd, "egress": egress,
+                      "basic": [base64.b64encode(b"admin:Adm1nPassw0rd").decode()] if insecure_port else []},
         "tokens": {SA_TOKEN: {"user": "system:serviceaccount:default:api-client", "admin": False},
                    STOLEN_TOKEN: {"user": "system:serviceaccount:kube-system:cluster-admin-bot",
                                   "admin": True},
                    KONN_TOKEN: {"user": "system:serviceaccount:kube-system:konnectivity-agent",
                                 "admin": False}},
-        "kubelet": kubelet,
+        "kubelet": kubelet, "konnectivity_token": KONN_TOKEN,
         "pki": {"ca": str(p.ca), "etcd_ca": str(p.etcd_ca), "apiserver": pair(p.apiserver),
                 "apiserver_kubelet_client": pair(p.apiserver_kubelet_client),
                 "apiserver_etcd_client": pair(p.apiserver_etcd_client), "admin": pair(p.admin),

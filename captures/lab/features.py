@@ -17,14 +17,15 @@ if TYPE_CHECKING:
 AP = "apiserver"
 
 
-def _wait_log(x: Ctx, log: str, text: str, timeout: float = 20) -> None:
+def wait_log(x: Ctx, log: str, text: str, timeout: float = 20) -> None:
     path = x.run.work / f"{log}.log"
     end = time.time() + timeout
     while time.time() < end:
         if path.exists() and text in path.read_text(errors="replace"):
             return
         time.sleep(0.1)
-    raise RuntimeError(f"{log} not ready: {path.read_text(errors='replace')[-2000:] if path.exists() else ''}")
+    tail = path.read_text(errors="replace")[-2000:] if path.exists() else ""
+    raise RuntimeError(f"{log} not ready: {tail}")
 
 
 def etcd_argv(x: Ctx, member: str, ip: str, *, tls: bool, peers: dict[str, str] | None,
@@ -83,6 +84,14 @@ def start_servers(x: Ctx) -> None:
         r.lab.spawn(r.lab.ns(c.CP), etcd_argv(x, "etcd-1", c.IP[c.CP], tls=tls, peers=None,
                                               listen_clients=ips, client_auth=tls),
                     r.work / "etcd-cp.log")
+        for ip in ips:  # etcd's grpc-gateway dials its own client listener
+            e = x.expect(f"etcd-gateway-self-{ip}", c.CP, None, c.CP, 2379, "etcd", "etcd", "etcd",
+                         plaintext=not tls, auth=None if tls else "none", op="grpc-gateway",
+                         tls="TLSv1.3" if tls else None, loopback=True, count=None, client_ip=ip,
+                         server_ip=ip, findings=() if tls else ("PLAINTEXT_ETCD", "UNAUTH_ETCD"))
+            e.optional = True
+            e.t0, e.t1 = 0, time.time() + 3600
+            r.expects.append(e)
     if etcd:
         srv = etcd["server_host"]
         loop = etcd["ip"].startswith("127.")
@@ -102,9 +111,9 @@ def start_servers(x: Ctx) -> None:
                "kubernetes.default.svc.cluster.local=10.96.0.1",
                "web.default.svc.cluster.local=10.96.120.15", log="coredns")
     r.spawn_py(c.CP, "captures.lab.servers", "ntp", c.IP[c.CP], "123", log="ntp")
-    _wait_log(x, "apiserver", "apiserver ready", 60)
+    wait_log(x, "apiserver", "apiserver ready", 60)
     for n in (c.N1, c.N2):
-        _wait_log(x, f"kubelet-{n}", "kubelet ready")
+        wait_log(x, f"kubelet-{n}", "kubelet ready")
 
 
 def api_args(x: Ctx, client_ip: str, sport: int, *, cert: list[str] | None = None,
@@ -182,17 +191,9 @@ def kubectl(x: Ctx) -> None:
             (["logs", "-n", "default", web, "-c", "nginx"], "logs")]):
         e = x.expect(f"kubectl-{i}-{args[0]}", c.WS, None, c.CP, 6443, "client-to-apiserver", "client",
                      AP, cert=True, op=op, count=None)
-        legs = []
-        if op == "logs":
-            legs.append(x.expect("apiserver-kubelet-logs", c.CP, None, c.N1, 10250, "apiserver-to-kubelet",
-                                 AP, "node", cert=True, op="logs", findings=_selfsigned(x)))
+        legs = [x.kubelet_leg("apiserver-kubelet-logs", c.N1, "logs")] if op == "logs" else []
         r.cmd(c.WS, ["kubectl", "--kubeconfig", str(kc), "--request-timeout", "10s", *args], [e, *legs],
               env=env)
-
-
-def _selfsigned(x: Ctx) -> tuple[str, ...]:
-    """KUBELET_SELF_SIGNED_CERT is only visible when the kubelet's chain is (TLS ≤ 1.2)."""
-    return ("KUBELET_SELF_SIGNED_CERT",) if x.sc.kubelet_self_signed and x.tls_version == "TLSv1.2" else ()
 
 
 def streams(x: Ctx) -> None:
@@ -211,15 +212,13 @@ def streams(x: Ctx) -> None:
         r.act(c.WS, "exec", a, [
             x.expect(f"kubectl-{name}", c.WS, 43001 + i, c.CP, 6443, "client-to-apiserver", "client", AP,
                      cert=True, op=op),
-            x.expect(f"apiserver-kubelet-{name}", c.CP, None, c.N1, 10250, "apiserver-to-kubelet", AP,
-                     "node", cert=True, op=op, findings=_selfsigned(x))])
+            x.kubelet_leg(f"apiserver-kubelet-{name}", c.N1, op)])
     a = api_args(x, c.IP[c.WS], 43004, cert=w["pki"]["admin"])
     a["requests"] = [{"method": "GET", "path": "/api/v1/nodes/node-2/proxy/stats/summary"}]
     r.act(c.WS, "http", a, [
         x.expect("kubectl-node-proxy", c.WS, 43004, c.CP, 6443, "client-to-apiserver", "client", AP,
                  cert=True, op="proxy"),
-        x.expect("apiserver-kubelet-node-proxy", c.CP, None, c.N2, 10250, "apiserver-to-kubelet", AP,
-                 "node", cert=True, op="stats", findings=_selfsigned(x))])
+        x.kubelet_leg("apiserver-kubelet-node-proxy", c.N2, "stats")])
 
 
 def proxy(x: Ctx) -> None:

@@ -11,6 +11,7 @@ Fails loudly (non-zero exit) when a check fails; always removes its namespaces a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -37,6 +38,7 @@ from captures.lab.labels import (
 from captures.lab.scenarios import SCENARIOS, Ctx, Point, Scenario
 
 OUT = c.ROOT / "captures"
+POINT_A_SKEW = 0.25  # seconds node-1's clock runs ahead of cp-1's in the point-a/point-b pair
 CORE = ("kubectl", "streams", "proxy", "noise")
 EXTRA = ("legacy", "attack", "ssh", "konnectivity", "pods")
 
@@ -108,6 +110,8 @@ def label(run: c.Run, sc: Scenario, p: Point, capture: Path) -> dict[str, Any]:
     vis = [e for e in run.expects if visible(e, p)]
     pod_side = p.where.startswith("pod:")
     seen = seen_connections(str(capture))
+    if p.variant == "point-a":  # undo the modelled clock skew before matching time windows
+        seen = [dataclasses.replace(s, ts=s.ts - POINT_A_SKEW) for s in seen]
     pairs = match(run.expects, seen, vis, pod_side)
     conns = to_json(pairs, pod_side)
     streams = {}
@@ -134,7 +138,10 @@ def label(run: c.Run, sc: Scenario, p: Point, capture: Path) -> dict[str, Any]:
     if p.variant in ("point-a", "point-b"):
         notes += (f" One of a pair of simultaneous captures of the same run ({sc.name}-node1.pcap at "
                   f"node-1's eth0 = point-a, {sc.name}-cp.pcap at cp-1's eth0 = point-b); connections "
-                  "between node-1 and cp-1 are in both with identical 5-tuples and TCP ISNs.")
+                  "between node-1 and cp-1 (and pod traffic of node-1's pods to cp-1) are in both with "
+                  "identical 5-tuples and TCP ISNs. point-a's clock is shifted by "
+                  f"+{POINT_A_SKEW} s (editcap -t) to model node clock skew; connections only one end "
+                  "sees (node-1↔node-2, cp-1↔node-2, cp-1↔workstation...) are in one file only.")
     return {"capture": capture.name, "scenario": sc.name, "variant": p.variant,
             "inventory": f"{sc.name}.inventory.json", "kubewire_inventory": f"{sc.name}.kubewire.yaml",
             "connections": conns, "expected_findings": expected_findings(conns),
@@ -150,7 +157,8 @@ def run_scenario(sc: Scenario, out: Path, prefix: str, keep: Path | None = None)
                 kubelet={**sc.kubelet, "tls": sc.kubelet.get("tls", sc.tls)},
                 etcd=c.etcd_endpoint(sc.etcd), insecure_port=sc.insecure_port,
                 kubelet_self_signed=sc.kubelet_self_signed, verify_kubelet=sc.verify_kubelet,
-                etcd_members=None if sc.etcd.startswith("external") else {"etcd-1": c.IP[c.CP]})
+                etcd_members=None if sc.etcd.startswith("external") else {"etcd-1": c.IP[c.CP]},
+                egress=sc.egress)
     run = c.Run(sc.name, work, lab, w)
     ctx = Ctx(run, sc)
     written: list[Path] = []
@@ -182,7 +190,13 @@ def run_scenario(sc: Scenario, out: Path, prefix: str, keep: Path | None = None)
     finally:
         lab.down()
     for p in sc.points:
-        labels = label(run, sc, p, tmp_caps[p])
+        if p.variant == "point-a":  # node clocks are never in step: shift this point's clock
+            skewed = tmp_caps[p].with_suffix(".skewed.pcap")
+            subprocess.run(["editcap", "-F", "pcap", "-t", str(POINT_A_SKEW), str(tmp_caps[p]), str(skewed)], check=True,
+                           capture_output=True)
+            skewed.replace(tmp_caps[p])
+    all_labels = {p: label(run, sc, p, tmp_caps[p]) for p in sc.points}  # verify all, then write
+    for p, labels in all_labels.items():
         dest = out / tmp_caps[p].name
         shutil.copyfile(tmp_caps[p], dest)
         lab_path = out / (dest.name.rsplit(".", 1)[0] + ".labels.json")

@@ -61,7 +61,7 @@ class Kubelet(wire.QuietHandler):
     def route(self, method: str) -> None:
         u = urlsplit(self.path)
         self.body()
-        k = W["kubelet"]
+        k = {**W["kubelet"], **W["kubelet"].get("per_node", {}).get(NODE[0], {})}
         if self.readonly:
             if u.path.startswith(DEBUG):
                 self.text(405, "Debug endpoints are disabled.")
@@ -164,7 +164,7 @@ def main(argv: list[str]) -> None:
     cert, key = W["pki"]["kubelet_serving"][NODE[0]]
     ctx = wire.server_context(cert, key, W["kubelet"]["tls"], client_ca=W["pki"]["ca"])
     serve(ip, 10250, Kubelet, ctx)
-    if W["kubelet"].get("readonly"):
+    if {**W["kubelet"], **W["kubelet"].get("per_node", {}).get(NODE[0], {})}.get("readonly"):
         serve(ip, 10255, type("ReadOnly", (Kubelet,), {"readonly": True}), None)
     print("kubelet ready", flush=True)
     while True:

@@ -139,6 +139,9 @@ class Lab:
         self.sh(ns, "ip", "link", "set", "lo", "up")
         for knob in ("all", "default"):
             self.sh(ns, "sysctl", "-q", "-w", f"net.ipv6.conf.{knob}.disable_ipv6=1")
+        # Ephemeral ports above every port the lab binds on purpose (all < 50000), so a
+        # discovered connection can never take a planned one and labels stay exact.
+        self.sh(ns, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=50000 60999")
 
     def up(self) -> None:
         """Create namespaces, links, addresses, routes and service DNAT rules."""

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from captures.lab import cluster as c
-from captures.lab import features
 from captures.lab.labels import CONTROL_PLANE_PATHS, Expect
 
 
@@ -42,6 +40,7 @@ class Scenario:
     overlay: str = "host-gw"
     duration: float = 32.0
     apiserver_tls: dict[str, str] | None = None
+    egress: bool = False  # apiserver reaches nodes through Konnectivity's HTTP-CONNECT frontend
     notes: str = ""
 
 
@@ -74,11 +73,8 @@ class Ctx:
                payload: bool = True) -> Expect:
         """An expect; TLS version, auth visibility and UNVERIFIED_TLS_PEER follow the scenario."""
         version = None if plaintext else (self.tls_version if tls == "default" else tls)
-        if auth is None:
-            if version == "TLSv1.3" or version is None:
-                auth = "unknown"
-            else:
-                auth = "mtls" if cert else "unknown"
+        if auth is None:  # only a visible non-empty client Certificate (TLS <= 1.2) tells
+            auth = "mtls" if cert and version not in (None, "TLSv1.3") else "unknown"
         f = list(findings)
         if version == "TLSv1.3" and path in CONTROL_PLANE_PATHS and payload:
             f.append("UNVERIFIED_TLS_PEER")
@@ -91,14 +87,18 @@ class Ctx:
                       loopback=loopback, payload=payload, extra={"vip_name": vip_name})
 
 
-def run(sc: Scenario, work: Path, prefix: str) -> c.Run:
-    """Build the lab, run the scenario's traffic with captures running; return the Run."""
-    raise NotImplementedError  # replaced by generate.run_scenario (kept for type checkers)
-
-
-def base_actions(x: Ctx) -> None:
-    """Nodes → apiserver (lease, status, kube-proxy watch), started in the background."""
-    features.node_traffic(x)
+    def kubelet_leg(self, id: str, node: str, op: str, *, port: int = 10250) -> Expect:
+        """The apiserver's dial to a node: direct, or (egress) a CONNECT to Konnectivity."""
+        if not self.sc.egress:
+            selfsigned = self.sc.kubelet_self_signed and self.tls_version == "TLSv1.2"
+            return self.expect(id, c.CP, None, node, port, "apiserver-to-kubelet", "apiserver", "node",
+                               cert=True, op=op, findings=("KUBELET_SELF_SIGNED_CERT",) if selfsigned else ())
+        tls = port == 10250
+        return self.expect(f"{id}-via-konnectivity", c.CP, None, c.CP, 8131 if tls else 8090, "konnectivity",
+                           "apiserver", "konnectivity-server", plaintext=not tls, cert=True,
+                           auth=None if tls else "none", op="connect", loopback=True,
+                           client_ip="127.0.0.1", server_ip="127.0.0.1",
+                           findings=() if tls else ("KONNECTIVITY_PLAINTEXT",))
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -120,7 +120,8 @@ _add(Scenario(
     "cluster-tls13", "The same cluster traffic in TLS 1.3 (certificates and client-cert presence "
     "hidden), nanosecond pcap; a pod-side capture in the api-client pod shows the kubernetes VIP.",
     {"min": "1.2", "max": "1.3"}, ("core", "kubectl", "streams", "proxy", "noise"),
-    (Point("", "ethernet-ns", "bridge"), Point("-pod", "pod-side", "pod:default/api-client-6b7d9c5f4-x2kqp"))))
+    (Point("", "ethernet-ns", "bridge"),
+     Point("-pod", "pod-side", "pod:default/api-client-6b7d9c5f4-x2kqp"))))
 _add(Scenario(
     "secure", "kubeadm-like secure defaults: TLS 1.3 everywhere, stacked etcd on loopback with "
     "client-cert auth, kubelet serving certs signed by the cluster CA (serverTLSBootstrap) and "
@@ -135,7 +136,8 @@ _add(Scenario(
     "10251 metrics, etcd in plain HTTP without client certs (client and peer), a TLS 1.1 client.",
     {"min": "1.2", "max": "1.2"}, ("core", "legacy", "noise"),
     (Point("", "ethernet-us", "bridge"),),
-    kubelet={"anonymous": True, "authz": "AlwaysAllow", "readonly": True, "tls": {"min": "1.2", "max": "1.2"}},
+    kubelet={"anonymous": True, "authz": "AlwaysAllow", "readonly": True,
+             "tls": {"min": "1.2", "max": "1.2"}},
     etcd="external-plain", insecure_port=8080, apiserver_tls={"min": "1.0", "max": "1.2"}))
 _add(Scenario(
     "attack", "A compromised pod (default/frontend) sweeps control-plane ports across hosts, reads "
@@ -144,7 +146,7 @@ _add(Scenario(
     "account token against the apiserver and dumps etcd (exposed without client-cert auth) with "
     "etcdctl. TLS 1.2 so the empty client certificates are visible.",
     {"min": "1.2", "max": "1.2"}, ("core", "attack"),
-    (Point("", "ethernet-us", "bridge"),),
+    (Point("", "ethernet-us", "bridge"), Point("-pod", "pod-side", "pod:default/frontend-5f4d8c7b9-q8wzt")),
     kubelet={"anonymous": True, "authz": "AlwaysAllow", "readonly": True, "per_node": {
         "node-1": {"anonymous": False, "authz": "Webhook", "readonly": True}}},
     etcd="stacked-exposed-plain"))
@@ -162,8 +164,10 @@ _add(Scenario(
     "konnectivity", "Konnectivity: agents on both nodes hold long-lived gRPC (ALPN h2, TLS 1.2, "
     "/AgentService/Connect) streams to the server on cp-1:8132 carrying apiserver→kubelet dials; "
     "plus the HTTP-CONNECT frontend over mTLS (8131) and in plain TCP (8090).",
-    {"min": "1.2", "max": "1.2"}, ("core", "konnectivity"),
-    (Point("", "ethernet-us", "bridge"),), etcd="stacked-tls", duration=30))
+    {"min": "1.2", "max": "1.2"}, ("core", "konnectivity", "kubectl", "streams"),
+    (Point("", "ethernet-us", "bridge"), Point("-cp-any", "sll2", "any:cp-1")), etcd="stacked-tls",
+    duration=30, egress=True,
+    kubelet={"anonymous": False, "authz": "Webhook", "readonly": True}))
 
 
 def stamp_all(expects: list[Expect]) -> None:

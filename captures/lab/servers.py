@@ -32,7 +32,8 @@ class Metrics(wire.QuietHandler):
             self.send_bytes(200, b"ok", "text/plain; charset=utf-8")
             return
         self.send_bytes(200, b"# HELP scheduler_pending_pods Number of pending pods\n"
-                             b"# TYPE scheduler_pending_pods gauge\nscheduler_pending_pods{queue=\"active\"} 0\n",
+                             b"# TYPE scheduler_pending_pods gauge\n"
+                             b"scheduler_pending_pods{queue=\"active\"} 0\n",
                         "text/plain; version=0.0.4; charset=utf-8")
 
 
@@ -44,7 +45,7 @@ def dns(ip: str, port: int, answers: dict[str, str]) -> None:
         data, peer = s.recvfrom(4096)
         if len(data) < 12:
             continue
-        qid, _flags, qd = struct.unpack(">HHH", data[:6])
+        qid = struct.unpack(">H", data[:2])[0]
         i, labels = 12, []
         while i < len(data) and data[i]:
             labels.append(data[i + 1:i + 1 + data[i]].decode("ascii", "replace"))
