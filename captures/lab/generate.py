@@ -192,8 +192,8 @@ def run_scenario(sc: Scenario, out: Path, prefix: str, keep: Path | None = None)
     for p in sc.points:
         if p.variant == "point-a":  # node clocks are never in step: shift this point's clock
             skewed = tmp_caps[p].with_suffix(".skewed.pcap")
-            subprocess.run(["editcap", "-F", "pcap", "-t", str(POINT_A_SKEW), str(tmp_caps[p]), str(skewed)], check=True,
-                           capture_output=True)
+            subprocess.run(["editcap", "-F", "pcap", "-t", str(POINT_A_SKEW), str(tmp_caps[p]), str(skewed)],
+                           check=True, capture_output=True)
             skewed.replace(tmp_caps[p])
     all_labels = {p: label(run, sc, p, tmp_caps[p]) for p in sc.points}  # verify all, then write
     for p, labels in all_labels.items():
