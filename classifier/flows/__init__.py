@@ -202,12 +202,22 @@ def packet_index(
     tshark numbers it), ``uid`` the packet's flow uid (the same uid ``assemble`` gives that
     flow on the same inputs, before any multi-point merge renames it), ``ts`` the capture time
     (UTC). Packets that were skipped or out of scope have no row. Rows are in reading order.
+    With several capture points the uids are those of the merged flow table.
     """
     results = _run(paths, 0, strict, progress, want_index=True)
     parts = [r.index for r in results if r.index is not None and len(r.index)]
     if not parts:
         return _empty_index()
-    return pd.concat(parts, ignore_index=True)
+    index = pd.concat(parts, ignore_index=True)
+    if len(results) > 1:
+        try:
+            from classifier.flows.merge import merge_views, relabel_index
+
+            merged = merge_views([r.flows for r in results])
+            index = pd.DataFrame(relabel_index(index, merged.aliases))
+        except (ImportError, NotImplementedError):
+            log.debug("merge not available yet: packet index keeps per-point uids")
+    return index
 
 
 __all__ = ["Assembled", "assemble", "packet_index"]

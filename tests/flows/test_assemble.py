@@ -167,3 +167,14 @@ def test_rotated_files_are_one_point_overlapping_files_are_two(tmp_path: Path) -
     balanced(b)
     assert set(b.flows["capture_points"]) <= {str(first), str(other), f"{first}|{other}"}
     assert len(b.inputs) == 3
+
+
+def test_packet_index_uids_match_assemble_across_points(tmp_path: Path) -> None:
+    a_recs = session()
+    b_recs = [(t + 0.0005, p) for t, p in session()]  # the same connection seen by a 2nd node
+    a = craft.write_pcap(tmp_path / "node1.pcap", a_recs)
+    b = craft.write_pcap(tmp_path / "node2.pcap", b_recs)
+    flows = assemble([str(a), str(b)]).flows
+    idx = packet_index([str(a), str(b)])
+    assert set(idx["uid"]) == set(flows["uid"])
+    assert len(idx) == 18
