@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifier import schema
 from classifier.errors import FilterError
@@ -13,6 +17,10 @@ T0 = pd.Timestamp("2024-05-01T12:00:00Z")
 
 
 def _flows() -> pd.DataFrame:
+    return _FLOWS.copy()
+
+
+def _build() -> pd.DataFrame:
     rows = [
         dict(uid="C1", ts=T0, duration=1.0, orig_h="10.0.0.5", orig_p=40000, resp_h="10.0.0.1",
              resp_p=6443, proto="tcp", path="node-to-apiserver", client_role="node",
@@ -37,6 +45,9 @@ def _flows() -> pd.DataFrame:
         r.setdefault("orig_burst_interval", float("nan"))
         r.setdefault("path_confidence", float("nan"))
     return schema.conform(rows, schema.FLOWS)
+
+
+_FLOWS = _build()
 
 
 def _uids(flt: FlowFilter) -> list[str]:
@@ -176,3 +187,21 @@ def test_describe() -> None:
     flt = FlowFilter(since="+5m", hosts=("node-1",), where="resp_p == 1")
     assert flt.describe() == {"since": "+5m", "hosts": ["node-1"], "where": "resp_p == 1"}
     assert FlowFilter().empty and not flt.empty
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="resp_porig_h.()[]'\"=!<>&|~ 0123456789andornotinstrcontainsisna@_,+-*/",
+               max_size=60))
+def test_where_never_fails_except_with_filter_error(expr: str) -> None:
+    try:
+        out = apply_filter(_flows(), FlowFilter(where=expr))
+    except FilterError:
+        return
+    assert set(out["uid"]) <= {"C1", "C2", "C3", "C4"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=30))
+def test_times_never_fail_except_with_filter_error(text: str) -> None:
+    with contextlib.suppress(FilterError):
+        apply_filter(_flows(), FlowFilter(since=text))
