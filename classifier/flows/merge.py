@@ -10,7 +10,8 @@ Matching, conservative by design (a false merge hides a flow; a missed merge onl
 
 1. **Key**: protocol and the unordered pair of (address, port) endpoints. Flows carried in a
    tunnel are keyed on their inner addresses, so a VXLAN/Geneve view matches the bare view on
-   the pod's veth. NAT'ed views (different addresses) are never merged.
+   the pod's veth. NAT'ed views (different addresses) are never merged; those with both ISNs
+   equal at the same time are reported in :attr:`Merged.translated`.
 2. **Clock skew**: pairs with the same key and *both* TCP ISNs equal (64 random bits, RFC 6528)
    within ``isn_window`` seconds are certain matches; the median of their start-time differences
    estimates each point's clock offset against the reference (the first frame).
@@ -56,6 +57,10 @@ class Merged:
     """One row per input flow: capture_point, uid (as seen there), merged_uid."""
     skew: dict[str, float] = field(default_factory=dict)
     """Capture point → seconds its clock runs ahead of the first point's (0 when unknown)."""
+    translated: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["uid", "other_uid"], dtype="string"))
+    """Pairs of merged uids that are likely one connection seen through NAT (different
+    addresses, both ISNs equal, same time): reported, never merged."""
 
 
 def merge_points(point_frames: Sequence[pd.DataFrame], *,
@@ -78,6 +83,7 @@ def merge_views(point_frames: Sequence[pd.DataFrame], *,
     members: list[list[tuple[int, int]]] = [[(0, int(r))] for r in views[0]["row"]]
     skew = {names[0]: 0.0}
     tol_ns = int(skew_tolerance * 1e9)
+    nat_pairs: list[tuple[int, tuple[int, int]]] = []
     for j in range(1, len(views)):
         view = views[j]
         pairs = groups[["group", "key", "a_isn", "b_isn", "start", "end", "syn"]].merge(
@@ -86,6 +92,7 @@ def merge_views(point_frames: Sequence[pd.DataFrame], *,
         offset = _estimate_offset(pairs, int(isn_window * 1e9))
         skew[names[j]] = offset / 1e9
         taken = _match(pairs, offset, tol_ns, int(isn_window * 1e9))
+        nat_pairs.extend((g, (j, r)) for g, r in _translated(groups, view, offset, tol_ns))
         matched_rows = set()
         for g, r in taken:
             members[g].append((j, r))
@@ -99,7 +106,45 @@ def merge_views(point_frames: Sequence[pd.DataFrame], *,
         log.debug("point %s: %d of %d flows matched, clock offset %.6f s",
                   names[j], len(taken), len(view), offset / 1e9)
     flows, aliases = _assemble(point_frames, names, members, columns)
-    return Merged(flows=flows, aliases=aliases, skew=skew)
+    keys = zip(aliases["capture_point"], aliases["uid"], strict=True)
+    merged_uid = dict(zip(keys, aliases["merged_uid"], strict=True))
+    first_uid = {}
+    for g, group in enumerate(members):
+        p, r = group[0]
+        first_uid[g] = merged_uid.get((names[p], _uid(point_frames[p], r)))
+    translated = pd.DataFrame(
+        [(first_uid[g], merged_uid.get((names[p], _uid(point_frames[p], r))))
+         for g, (p, r) in nat_pairs], columns=["uid", "other_uid"], dtype="string")
+    translated = translated[translated["uid"] != translated["other_uid"]].drop_duplicates()
+    if len(translated):
+        log.info("%d connection(s) seen through NAT at another point (not merged)",
+                 len(translated))
+    return Merged(flows=flows, aliases=aliases, skew=skew,
+                  translated=translated.reset_index(drop=True))
+
+
+def _uid(frame: pd.DataFrame, row: int) -> Any:
+    return frame["uid"].iloc[row] if "uid" in frame.columns else pd.NA
+
+
+def _translated(groups: pd.DataFrame, view: pd.DataFrame, offset: int,
+                tol_ns: int) -> list[tuple[int, int]]:
+    """Flows with both ISNs equal to an existing flow's but other addresses → (group, row)."""
+    def isn_pair(f: pd.DataFrame) -> pd.Series:
+        lo = f[["a_isn", "b_isn"]].min(axis=1)
+        hi = f[["a_isn", "b_isn"]].max(axis=1)
+        return lo.astype(str) + "/" + hi.astype(str)
+
+    g = groups[(groups["a_isn"] >= 0) & (groups["b_isn"] >= 0)]
+    v = view[(view["a_isn"] >= 0) & (view["b_isn"] >= 0)]
+    if g.empty or v.empty:
+        return []
+    pairs = g.assign(isns=isn_pair(g))[["group", "key", "isns", "start"]].merge(
+        v.assign(isns=isn_pair(v))[["row", "key", "isns", "start"]], on="isns",
+        suffixes=("_g", "_v"))
+    near = (pairs["start_v"] - offset - pairs["start_g"]).abs() <= tol_ns
+    pairs = pairs[near & (pairs["key_g"] != pairs["key_v"])]
+    return [(int(a), int(b)) for a, b in zip(pairs["group"], pairs["row"], strict=True)]
 
 
 def _point_names(frames: Sequence[pd.DataFrame]) -> list[str]:

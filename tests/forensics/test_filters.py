@@ -82,7 +82,8 @@ def test_absolute_iso_and_epoch() -> None:
     # No zone means UTC.
     assert _uids(FlowFilter(until="2024-05-01 12:00:30")) == ["C1"]
     epoch = str(int(T0.timestamp()) + 1800) + ".05"
-    assert _uids(FlowFilter(since=epoch)) == ["C4"] or _uids(FlowFilter(since=epoch)) == []
+    assert _uids(FlowFilter(since=epoch)) == ["C4"]  # C4 lasts until +1800.1 s
+    assert parse_time(epoch, None) == T0 + pd.Timedelta(seconds=1800.05)
     assert _uids(FlowFilter(since=str(int(T0.timestamp()) + 1799))) == ["C4"]
 
 

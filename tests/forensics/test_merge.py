@@ -196,3 +196,12 @@ def test_lab_capture_pair(pair: tuple[Path, Path]) -> None:
         assert len(rows) == 1, (ch, cp, sh, sp)
         assert set(rows["capture_points"].iloc[0].split("|")) == captures, (ch, cp, sh, sp)
         assert set(rows["captures"].iloc[0].split("|")) == captures, (ch, cp, sh, sp)
+
+
+def test_nat_views_are_reported_not_merged() -> None:
+    a, b = _pair()
+    m = merge_views([a, b])
+    pairs = set(zip(m.translated["uid"], m.translated["other_uid"], strict=True))
+    assert pairs == {("Ca5", "Cb5")}
+    by_uid = m.flows.set_index("uid")
+    assert by_uid.loc["Ca5", "capture_points"] == "a" and by_uid.loc["Cb5", "capture_points"] == "b"
