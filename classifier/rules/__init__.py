@@ -80,8 +80,9 @@ def _row(rule: Rule, subject: str, found: list[Finding],
                           key=lambda st: st[0].rank)
     spans = [times[u] for u in uids if u in times]
     ev = [_plain_dict(e) for e in evidence[:MAX_EVIDENCE]]
-    if len(evidence) > MAX_EVIDENCE:
-        ev.append({"more": len(evidence) - MAX_EVIDENCE})
+    more = max(0, len(evidence) - MAX_EVIDENCE) + sum(f.more for f in found)
+    if more:
+        ev.append({"more": more})
     reason = baseline.reason_for(rule.id, subject) if baseline is not None else None
     return {
         "id": rule.id, "severity": severity.value, "title": title, "subject": subject,

@@ -19,6 +19,7 @@ from classifier.rules.base import (
     pair,
     request_evidence,
     requests_of,
+    rows,
 )
 
 PUBLIC_INFO_PATHS: Final = ("/healthz", "/livez", "/readyz", "/version",
@@ -68,7 +69,7 @@ class AnonymousApiAccess:
         sel = f[on_paths(f, JUDGED_PATHS) & flag(f, "plaintext")]
         keep: list[int] = []
         outcome: dict[str, str] = {}
-        for i, (uid, row) in enumerate(zip(sel["uid"], sel.to_dict("records"), strict=True)):
+        for i, (uid, row) in enumerate(zip(sel["uid"], rows(sel), strict=True)):
             o = _outcome(requests_of(ctx, row), apiserver=row["path"] in APISERVER_PATHS)
             if o is not None:
                 keep.append(i)

@@ -55,6 +55,8 @@ class Finding:
     """A variant's severity when it differs from the rule's (documented per rule)."""
     title: str | None = None
     """A variant's title when it differs from the rule's."""
+    more: int = 0
+    """Covered flows whose evidence was not built (beyond MAX_EVIDENCE_FLOWS)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,16 +146,16 @@ def redact_query(query: str) -> str:
 def val(row: Mapping[str, Any], key: str) -> Any:
     """A row's value → None when missing or NA (so callers need no pd.isna checks)."""
     v = row.get(key)
-    if v is None:
-        return None
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
+    if v is None or v.__class__ in _PLAIN:
         return v
-    if hasattr(v, "item") and not isinstance(v, str):
+    if _isna(v):
+        return None
+    if hasattr(v, "item") and not isinstance(v, str | bytes):
         return v.item()
     return v
+
+
+_PLAIN: Final = frozenset({str, bool, int, pd.Timestamp})
 
 
 def is_true(v: Any) -> bool:
@@ -247,14 +249,43 @@ def request_evidence(flow: Mapping[str, Any], req: Mapping[str, Any]) -> dict[st
 def _iso(ts: Any) -> str | None:
     if ts is None:
         return None
-    return str(pd.Timestamp(ts).isoformat())
+    return str(ts.isoformat() if isinstance(ts, pd.Timestamp) else pd.Timestamp(ts).isoformat())
 
 
 def rows(df: pd.DataFrame) -> Iterator[dict[str, Any]]:
-    """Frame → its rows as dicts (column name → value)."""
-    cols = list(df.columns)
-    for values in df.itertuples(index=False, name=None):
+    """Frame → its rows as dicts (column name → value, NA as None), _BULKY columns left out.
+
+    Columns are converted whole (arrow-backed strings iterate slowly element by element).
+    """
+    cols = [c for c in df.columns if c not in _BULKY]
+    arrays = [_objects(df[c]) for c in cols]
+    for values in zip(*arrays, strict=True):
         yield dict(zip(cols, values, strict=True))
+
+
+_BULKY: Final = frozenset({
+    "orig_payload", "resp_payload", "history", "vlan", "tunnel", "tunnel_orig_h", "tunnel_resp_h",
+    "tunnel_id", "captures", "capture_points", "orig_isn", "resp_isn", "orig_burst_interval",
+    "orig_pkts", "resp_pkts", "orig_ip_bytes", "resp_ip_bytes", "orig_guessed", "missed_bytes",
+    "path_evidence", "path_confidence", "tls_ja4", "dissect_error", "last_frame"})
+"""Flow columns no rule reads (bulky or irrelevant to findings): not converted by rows()."""
+
+
+def _objects(s: pd.Series) -> list[Any]:
+    """A column → a list of Python values with NA as None."""
+    if s.dtype == object:
+        return [None if _isna(v) else v for v in s.tolist()]
+    mask = s.isna().to_numpy()
+    values = s.astype(object).tolist() if isinstance(s.dtype, pd.CategoricalDtype) else s.tolist()
+    if not mask.any():
+        return list(values)
+    return [None if m else v for v, m in zip(values, mask, strict=True)]
+
+
+def _isna(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, float) and v != v
 
 
 def by_subject(df: pd.DataFrame, subject: Callable[[dict[str, Any]], str],
@@ -272,10 +303,15 @@ def by_subject(df: pd.DataFrame, subject: Callable[[dict[str, Any]], str],
     for subj, members in groups.items():
         sev, title = variant(members) if variant is not None else (None, None)
         ev: list[Mapping[str, Any]] = []
-        for m in members:
+        for m in members[:MAX_EVIDENCE_FLOWS]:
             ev.extend(evidence(m))
         yield Finding(subject=str(subj), uids=tuple(m["uid"] for m in members),
-                      evidence=tuple(ev), severity=sev, title=title)
+                      evidence=tuple(ev), severity=sev, title=title,
+                      more=max(0, len(members) - MAX_EVIDENCE_FLOWS))
+
+
+MAX_EVIDENCE_FLOWS: Final = 50
+"""Flows per finding whose evidence is built (the earliest); the rest are counted in ``more``."""
 
 
 def strs(series: pd.Series) -> pd.Series:
@@ -334,11 +370,15 @@ def requests_of(ctx: Context, flow: Mapping[str, Any]) -> list[dict[str, Any]]:
         for r in rows(http):
             idx.setdefault(str(r["uid"]), []).append({k: val(r, k) for k in r})
         ctx._cache["req_by_uid"] = idx
-    found: list[dict[str, Any]] = ctx._cache["req_by_uid"].get(str(flow["uid"]), [])
-    if found:
+    index: dict[str, list[dict[str, Any]]] = ctx._cache["req_by_uid"]
+    uid = str(flow["uid"])
+    found = index.get(uid)
+    if found is not None:
         return found
     if val(flow, "http_method") is None and val(flow, "http_status") is None:
-        return []
+        index[uid] = []
+        return index[uid]
     req = {k: val(flow, col) for k, col in _FLOW_AS_REQUEST}
     req["trans_depth"] = 1
-    return [req]
+    index[uid] = [req]
+    return index[uid]

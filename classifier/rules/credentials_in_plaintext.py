@@ -16,6 +16,7 @@ from classifier.rules.base import (
     pair,
     request_evidence,
     requests_of,
+    rows,
     val,
 )
 
@@ -42,7 +43,7 @@ class CredentialsInPlaintext:
         """Plaintext control-plane flows with a credential → one finding per host pair."""
         cp = ctx.control_plane
         sel = cp[flag(cp, "plaintext")]
-        keep = [i for i, row in enumerate(sel.to_dict("records")) if _has_credential(ctx, row)]
+        keep = [i for i, row in enumerate(rows(sel)) if _has_credential(ctx, row)]
         chosen = sel.iloc[keep]
 
         def evidence(row: dict[str, Any]) -> Iterator[dict[str, Any]]:

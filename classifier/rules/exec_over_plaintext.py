@@ -16,6 +16,7 @@ from classifier.rules.base import (
     pair,
     request_evidence,
     requests_of,
+    rows,
     val,
 )
 
@@ -53,7 +54,7 @@ class ExecOverPlaintext:
         """Plaintext control-plane flows carrying a streaming operation → one per host pair."""
         cp = ctx.control_plane
         sel = cp[flag(cp, "plaintext")]
-        keep = [i for i, row in enumerate(sel.to_dict("records")) if _streams(ctx, row)]
+        keep = [i for i, row in enumerate(rows(sel)) if _streams(ctx, row)]
         chosen = sel.iloc[keep]
 
         def evidence(row: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from classifier.rules.base import Context, Finding, request_evidence, requests_of, rows
+from classifier.rules.base import (
+    MAX_EVIDENCE_FLOWS,
+    Context,
+    Finding,
+    request_evidence,
+    requests_of,
+    rows,
+)
 from classifier.rules.base import Severity as Sev
 
 
@@ -32,6 +39,9 @@ class TokenReuse:
         """Control-plane requests grouped by credential fingerprint → one finding per
         fingerprint seen from ≥ 2 sources."""
         cp = ctx.control_plane
+        h = ctx.http
+        with_cred = set(h.loc[h["auth_kind"].notna() & h["auth_fingerprint"].notna(), "uid"])
+        cp = cp[cp["auth_fingerprint"].notna() | cp["uid"].isin(list(with_cred))]
         uses: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
         for row in rows(cp.sort_values(["ts", "uid"], kind="stable")):
             for r in requests_of(ctx, row):
@@ -45,6 +55,8 @@ class TokenReuse:
                 continue
             uids = tuple(dict.fromkeys(str(f["uid"]) for f, _ in seen))
             ev = [{"credential": subject, "sources": sources}]
-            ev += [request_evidence(f, r) | {"source": str(f["orig_h"])} for f, r in seen]
-            out.append(Finding(subject=subject, uids=uids, evidence=tuple(ev)))
+            ev += [request_evidence(f, r) | {"source": str(f["orig_h"])}
+                   for f, r in seen[:MAX_EVIDENCE_FLOWS]]
+            out.append(Finding(subject=subject, uids=uids, evidence=tuple(ev),
+                               more=max(0, len(seen) - MAX_EVIDENCE_FLOWS)))
         return out

@@ -20,6 +20,7 @@ from classifier.rules.base import (
     pair,
     request_evidence,
     requests_of,
+    rows,
     val,
 )
 
@@ -61,7 +62,7 @@ class UnauthKubeletAccess:
         sel = f[on_paths(f, KUBELET_PATHS) & established(f)]
         verdict: dict[str, str] = {}
         keep: list[int] = []
-        for i, row in enumerate(sel.to_dict("records")):
+        for i, row in enumerate(rows(sel)):
             v = _verdict(row, requests_of(ctx, row))
             if v is not None:
                 verdict[str(row["uid"])] = v
