@@ -82,6 +82,10 @@ def parse(expr: str, columns: Any) -> ast.Expression:
         raise FilterError(f"--where: expression has more than {MAX_NODES} parts")
     names = {str(c) for c in columns}
     for node in nodes:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            raise FilterError(f"--where: calling {node.func.id!r} is not allowed "
+                              "(only column methods such as .str.contains() or .isna())")
+    for node in nodes:
         if isinstance(node, ast.Name) and node.id not in names:
             hint = difflib.get_close_matches(node.id, sorted(names), n=1)
             more = f" (did you mean {hint[0]!r}?)" if hint else ""

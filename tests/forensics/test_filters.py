@@ -206,3 +206,12 @@ def test_where_never_fails_except_with_filter_error(expr: str) -> None:
 def test_times_never_fail_except_with_filter_error(text: str) -> None:
     with contextlib.suppress(FilterError):
         apply_filter(_flows(), FlowFilter(since=text))
+
+
+def test_where_error_names_the_construct() -> None:
+    with pytest.raises(FilterError, match="calling '__import__' is not allowed"):
+        apply_filter(_flows(), FlowFilter(where="__import__('os').system('id')"))
+    with pytest.raises(FilterError, match="'@'"):
+        apply_filter(_flows(), FlowFilter(where="resp_p == @port"))
+    with pytest.raises(FilterError, match="'__class__'"):
+        apply_filter(_flows(), FlowFilter(where="resp_p.__class__"))
