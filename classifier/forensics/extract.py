@@ -147,7 +147,7 @@ def extract(paths: Sequence[str], uids: Iterable[str], out: str, *,
     ``classifier.flows.packet_index(paths)`` when the caller already has it.
     Raises CaptureError for unreadable inputs or an output path that is an input.
     """
-    paths = [str(p) for p in paths]
+    paths = list(dict.fromkeys(str(p) for p in paths))  # a file given twice is read once
     _check_output(paths, out)
     inputs = [hash_file(p) for p in paths]
     wanted = {str(u) for u in uids}
