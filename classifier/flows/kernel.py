@@ -246,6 +246,8 @@ def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags
         else:
             rel = f_bytes[f, d]
             f_bytes[f, d] += plen
+            if plen > 0:
+                _letter(f_hist, f_hist_n, f_seen, f, L_D, d)  # Zeek's UDP history: Dd
         # --- payload prefix contributions (copied by the caller while the buffer is live)
         if cap > 0 and rel < payload_bytes and rel + cap > -payload_bytes:
             if not (rel >= 0 and rel + cap <= f_contig[f, d]):

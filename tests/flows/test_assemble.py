@@ -125,6 +125,7 @@ def test_udp_idle_timeout_and_orientation(tmp_path: Path) -> None:
     f = run(tmp_path, recs)
     assert len(f) == 2
     assert list(f["conn_state"]) == ["SF", "S0"]
+    assert list(f["history"]) == ["Dd", "D"]
     assert f.iloc[0]["orig_payload"] == b"abcd" and f.iloc[0]["resp_payload"] == b"abcd"
     assert bool(f.iloc[0]["orig_guessed"])
 
