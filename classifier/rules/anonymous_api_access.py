@@ -83,7 +83,9 @@ class AnonymousApiAccess:
         def variant(members: list[dict[str, Any]]) -> tuple[Severity | None, str | None]:
             kinds = {outcome[str(m["uid"])] for m in members}
             if "served" in kinds:
-                return None, None
+                kubelet = all(m["path"] not in APISERVER_PATHS for m in members)
+                return None, ("Anonymous request served by a kubelet API" if kubelet
+                              else "Anonymous request served by the apiserver")
             if "served-public" in kinds:
                 return Severity.LOW, "Anonymous request served (public discovery paths only)"
             return Severity.INFO, "Anonymous request refused (403): anonymous authentication is on"
