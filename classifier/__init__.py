@@ -6,8 +6,11 @@ The public API lives in :mod:`classifier.api` and is re-exported here.
 from classifier.api import (
     Result,
     analyze,
+    diff,
+    extract_evidence,
     plot_graph,
     plot_timeline,
+    proxy_chains,
     read_flows,
 )
 from classifier.errors import (
@@ -18,6 +21,7 @@ from classifier.errors import (
     KubewireError,
     MalformedPacketError,
 )
+from classifier.forensics.filters import FlowFilter
 
 __version__ = "0.1.0"
 
@@ -25,13 +29,17 @@ __all__ = [
     "BaselineError",
     "CaptureError",
     "FilterError",
+    "FlowFilter",
     "InventoryError",
     "KubewireError",
     "MalformedPacketError",
     "Result",
     "__version__",
     "analyze",
+    "diff",
+    "extract_evidence",
     "plot_graph",
     "plot_timeline",
+    "proxy_chains",
     "read_flows",
 ]

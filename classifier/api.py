@@ -17,9 +17,14 @@ import pandas as pd
 from classifier import schema
 from classifier.dissect import dissect
 from classifier.flows import assemble
+from classifier.forensics.extract import Extraction
+from classifier.forensics.extract import extract as _extract
 from classifier.forensics.filters import FlowFilter, apply_filter
+from classifier.forensics.proxy import proxy_chains as _proxy_chains
 from classifier.k8s import load_inventory, tag_paths
 from classifier.rules import evaluate, load_baseline
+from classifier.rules.diff import Diff
+from classifier.rules.diff import diff as _diff
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -103,19 +108,43 @@ class Result:
                 f"{t['out_of_scope']} out of scope)>")
 
     def _repr_html_(self) -> str:
+        """Jupyter display: inputs, packet accounting, paths, findings by severity, filters."""
+        esc = html.escape
         s = self.summary()
-        rows = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in s["paths"].items())
-        frows = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in s["findings"].items())
         p = s["packets"]
+        plaintext = int(self.flows["plaintext"].fillna(False).astype(bool).sum())
+        inputs = "".join(
+            f"<tr><td>{esc(str(i['capture']))}</td><td>{i['size']:,}</td>"
+            f"<td><code>{esc(str(i['sha256'])[:16])}</code></td>"
+            f"<td>{esc(str(i['first_ts']))} → {esc(str(i['last_ts']))}</td></tr>"
+            for i in s["inputs"])
+        paths = "".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in s["paths"].items())
+        colours = {"critical": "#7f0000", "high": "#c62828", "medium": "#ef6c00",
+                   "low": "#f9a825", "info": "#546e7a"}
+        order = {k: i for i, k in enumerate(colours)}
+        active = self.findings[~self.findings["suppressed"].fillna(False).astype(bool)]
+        rows = sorted(active.itertuples(), key=lambda r: (order.get(str(r.severity), 9), r.id))
+        findings = "".join(
+            f"<tr><td style='color:{colours.get(str(r.severity), '#000')}'><b>"
+            f"{esc(str(r.severity))}</b></td><td>{esc(str(r.id))}</td>"
+            f"<td>{esc(str(r.subject))}</td><td>{r.count}</td></tr>" for r in rows)
+        points = self.flows["capture_points"].fillna("").astype(str).str.count(r"\|") + 1
+        npoints = len(self.inputs)
+        multi = (f"; {int((points > 1).sum())} flows seen at several capture points"
+                 if npoints > 1 else "")
+        filt = (f"<p>filters: <code>{esc(str(self.filters))}</code></p>" if self.filters else "")
         return (
-            "<div><b>kubewire result</b>: "
-            f"{s['flows']} flows, {len(self.hosts)} hosts, {len(self.findings)} findings; "
-            f"packets read {p['read']} (decoded {p['decoded']}, skipped {p['skipped']}, "
-            f"out of scope {p['out_of_scope']})"
-            "<table><tr><th>path</th><th>flows</th></tr>" + rows + "</table>"
-            "<table><tr><th>finding</th><th>count</th></tr>" + frows + "</table></div>"
+            "<div><b>kubewire result</b> "
+            f"(kubewire {esc(self.version)}): {s['flows']} flows ({plaintext} plaintext"
+            f"{multi}), {len(self.hosts)} hosts, {len(active)} findings; packets read {p['read']}"
+            f" (decoded {p['decoded']}, skipped {p['skipped']}, out of scope {p['out_of_scope']})"
+            f"{filt}"
+            "<details><summary>inputs</summary><table><tr><th>capture</th><th>bytes</th>"
+            f"<th>sha256</th><th>time range</th></tr>{inputs}</table></details>"
+            "<details open><summary>findings</summary><table><tr><th>severity</th><th>id</th>"
+            f"<th>subject</th><th>flows</th></tr>{findings}</table></details>"
+            "<details><summary>paths</summary><table><tr><th>path</th><th>flows</th></tr>"
+            f"{paths}</table></details></div>"
         )
 
 
@@ -199,3 +228,40 @@ def plot_timeline(result: Result, ax: Axes | None = None, **kwargs: Any) -> Axes
     from classifier.report.timeline import plot_timeline as _plot
 
     return _plot(result, ax=ax, **kwargs)
+
+
+def diff(a: Result, b: Result) -> Diff:
+    """Two results → the findings and paths that appeared or disappeared from A to B."""
+    return _diff(a.findings, a.flows, b.findings, b.flows)
+
+
+def proxy_chains(result: Result) -> pd.DataFrame:
+    """Result → apiserver-proxy chains: each apiserver→target leg linked to its client leg."""
+    return _proxy_chains(result.flows, result.http)
+
+
+def extract_evidence(
+    paths: PathArg | Sequence[PathArg],
+    out: PathArg,
+    *,
+    result: Result | None = None,
+    uids: Sequence[str] = (),
+    finding_ids: Sequence[str] = (),
+) -> Extraction:
+    """Captures + selected flows (uids and/or every flow of the given finding ids) → ``out``.
+
+    Writes the selected flows' original packets, byte for byte and in time order, to a pcapng
+    file whose packet comments give each packet's flow, path, roles and findings, and whose
+    header records the inputs' SHA-256 and kubewire's version. ``result`` is
+    ``analyze(paths)`` when the caller already has it.
+    """
+    plist = _as_list(paths)
+    res = result if result is not None else analyze(plist)
+    wanted = list(uids)
+    for fid in finding_ids:
+        hit = res.findings[res.findings["id"] == fid]
+        for u in hit["uids"]:
+            wanted.extend(str(x) for x in u)
+    selection = {"flows": list(uids), "findings": list(finding_ids)}
+    return _extract(plist, list(dict.fromkeys(wanted)), str(out), flows=res.flows,
+                    findings=res.findings, selection=selection)

@@ -314,9 +314,19 @@ def conform(df: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]] |
                 s = s.astype(c.dtype)
             out[c.name] = s.reset_index(drop=True)
         else:
-            out[c.name] = pd.Series([pd.NA] * n if c.dtype != UTC_TS else [pd.NaT] * n,
-                                    dtype=c.dtype if c.dtype != "object" else object)
+            out[c.name] = _missing(c.dtype, n)
     return pd.DataFrame(out)
+
+
+def _missing(dtype: str, n: int) -> pd.Series[Any]:
+    """dtype + length → a column of that dtype holding only its missing-value marker."""
+    if dtype == UTC_TS:
+        return pd.Series([pd.NaT] * n, dtype=UTC_TS)
+    if dtype == "object":
+        return pd.Series([None] * n, dtype=object)
+    if dtype.startswith("float"):
+        return pd.Series([float("nan")] * n, dtype=dtype)
+    return pd.Series([pd.NA] * n, dtype=dtype)
 
 
 def for_export(df: pd.DataFrame, table: Table) -> pd.DataFrame:

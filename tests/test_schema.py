@@ -1,0 +1,40 @@
+"""Schemas are declared once and every table is complete, even empty."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from classifier import schema
+
+
+@pytest.mark.parametrize("table", list(schema.ALL_TABLES.values()), ids=lambda t: t.name)
+def test_empty_has_every_column_and_dtype(table: schema.Table) -> None:
+    df = schema.empty(table)
+    assert list(df.columns) == table.names
+    for c in table.columns:
+        assert str(df[c.name].dtype) == c.dtype, c.name
+
+
+@pytest.mark.parametrize("table", list(schema.ALL_TABLES.values()), ids=lambda t: t.name)
+def test_conform_fills_missing_columns_with_their_dtype(table: schema.Table) -> None:
+    first = table.columns[0]
+    value = "x" if first.dtype in ("string", "category", "object") else None
+    rows = [{first.name: value}] if value is not None else [{}]
+    df = schema.conform(rows, table)
+    assert len(df) == 1 and list(df.columns) == table.names
+    for c in table.columns:
+        assert str(df[c.name].dtype) == c.dtype, c.name
+
+
+def test_conform_rejects_unknown_columns() -> None:
+    with pytest.raises(ValueError, match="not in the schema"):
+        schema.conform([{"uid": "C1", "bogus": 1}], schema.FLOWS)
+
+
+def test_names_are_unique_and_export_drops_payload() -> None:
+    for table in schema.ALL_TABLES.values():
+        assert len(set(table.names)) == len(table.names), table.name
+    exported = schema.for_export(schema.empty(schema.FLOWS), schema.FLOWS)
+    assert "orig_payload" not in exported.columns and "uid" in exported.columns
+    assert isinstance(exported, pd.DataFrame)
