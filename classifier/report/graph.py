@@ -42,16 +42,17 @@ _MAX_LABELLED_IDS: Final = 3
 
 def plot_graph(result: Any, ax: Axes | None = None, *, max_endpoints: int = MAX_ENDPOINTS,
                aggregate: bool | None = None, title: str | None = None,
-               legend: bool = True) -> Axes:
+               legend: bool = True, topology: Topology | None = None) -> Axes:
     """Result → the communication graph drawn on ``ax`` (a new Figure, not pyplot, when None).
 
     ``max_endpoints``: above it pods are grouped per node/namespace (``aggregate`` forces it
-    on/off). Deterministic for the same input.
+    on/off). ``topology``: an already built :class:`Topology` of this result (saves work when
+    the caller needs it too). Deterministic for the same input.
     """
     if ax is None:
         ax = new_axes(GRAPH_SIZE)
         ax.figure.subplots_adjust(left=0.01, right=0.74, top=0.94, bottom=0.04)
-    topo = build_topology(result, max_endpoints=max_endpoints, aggregate=aggregate)
+    topo = topology or build_topology(result, max_endpoints=max_endpoints, aggregate=aggregate)
     ax.set_axis_off()
     ax.set_aspect("equal", adjustable="datalim")
     ax.margins(0.0)

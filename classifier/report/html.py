@@ -218,7 +218,9 @@ def _hosts(d: ReportData) -> str:
     rows = [[f"<code>{_e(h.get('ip'))}</code>", _e(h.get("role")), _e(h.get("name")),
              _e(h.get("node")), _e(_fmt_conf(h.get("confidence"))), _e(h.get("source")),
              _e(h.get("flows")), _e(h.get("bytes")), _e(h.get("evidence"))] for h in d.hosts]
-    return ('<section id="hosts"><h2>Hosts</h2>'
+    more = (f'<p class="muted">Showing {len(d.hosts)} of {d.hosts_total} hosts, control plane '
+            "first (hosts.csv has all).</p>" if d.hosts_total > len(d.hosts) else "")
+    return ('<section id="hosts"><h2>Hosts</h2>' + more
             + _table(["ip", "role", "name", "node", "confidence", "source", "flows", "bytes",
                       "evidence"], rows, {4, 6, 7}, "no hosts") + "</section>")
 

@@ -27,7 +27,9 @@ def layout(graph: Any) -> Pos:
     centre = sorted((k for k, a in attrs.items() if a["role"] in CONTROL_PLANE_ROLES),
                     key=lambda k: (role_rank(attrs[k]["role"]), attrs[k]["label"], k))
     node_keys = [k for k, a in attrs.items() if a["role"] == "node"]
-    node_names = {attrs[k]["host_node"] or k: k for k in node_keys}
+    node_names: dict[str, list[str]] = {}  # a node can have several addresses
+    for k in sorted(node_keys):
+        node_names.setdefault(attrs[k]["host_node"] or k, []).append(k)
     pods_by_node: dict[str, list[str]] = {}
     outer: list[str] = []
     for k, a in attrs.items():
@@ -48,8 +50,8 @@ def layout(graph: Any) -> Pos:
         pos.update(_circle(centre, CENTRE_R if len(centre) > 1 else 0.0, 0.0, 0.0))
     anchors = _circle(ring, NODE_R if ring else 0.0, 0.0, 0.0, start=_ring_start(len(ring)))
     for name, (x, y) in anchors.items():
-        if name in node_names:
-            pos[node_names[name]] = (x, y)
+        for i, k in enumerate(node_names.get(name, [])):  # extra addresses just outside
+            pos[k] = (x * (1 + 0.1 * i), y * (1 + 0.1 * i))
         pods = sorted(pods_by_node.get(name, []), key=lambda k: (attrs[k]["label"], k))
         pos.update(_arc(pods, (x, y)))
     outer.sort(key=lambda k: (role_rank(attrs[k]["role"]), attrs[k]["label"], k))

@@ -96,7 +96,10 @@ def render_markdown(data: ReportData, *, graph_file: str = "graph.png",
         ([_end(r["client"], r["client_name"]), _end(r["server"], r["server_name"]),
           md(r["path"]), str(r["flows"]), str(r["bytes"]), md(r["security"]),
           ", ".join(code(i) for i in r["findings"])] for r in d.edges), "no flows"))
-    out += ["## Hosts", "", _table(
+    out += ["## Hosts", ""]
+    if d.hosts_total > len(d.hosts):
+        out += [f"_Showing {len(d.hosts)} of {d.hosts_total} hosts, control plane first._", ""]
+    out += [_table(
         ["ip", "role", "name", "node", "confidence", "source"],
         ([code(h.get("ip")), md(h.get("role")), md(h.get("name")), md(h.get("node")),
           "" if h.get("confidence") is None else f"{float(h['confidence']):.2f}",

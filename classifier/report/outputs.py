@@ -87,7 +87,8 @@ def write_outputs(result: Any, out_dir: str | os.PathLike[str], *, fmt: ReportFo
     # the same files as `kubewire findings -o`: one format for both commands
     put("findings.json", partial(write_findings, result.findings))
     put("findings.csv", partial(write_findings, result.findings))
-    graph_fig = root_figure(plot_graph(result))
+    topo = build_topology(result)
+    graph_fig = root_figure(plot_graph(result, topology=topo))
     timeline_fig = root_figure(plot_timeline(result))
     graph_png, graph_svg = png_bytes(graph_fig), svg_bytes(graph_fig)
     timeline_png = png_bytes(timeline_fig)
@@ -95,7 +96,7 @@ def write_outputs(result: Any, out_dir: str | os.PathLike[str], *, fmt: ReportFo
     put("graph.svg", lambda p: p.write_bytes(graph_svg))
     put("timeline.png", lambda p: p.write_bytes(timeline_png))
     generated = generated_at()
-    note = build_topology(result).note
+    note = topo.note
     data = build_report_data(result, outputs=names, generated=generated, command=command,
                              graph_note=note)
     page = render_html(data, graph_svg=graph_svg, timeline_png=timeline_png)
@@ -155,8 +156,12 @@ def _csv(frame: pd.DataFrame, path: Path) -> None:
         s = out[col]
         if isinstance(s.dtype, pd.DatetimeTZDtype):
             out[col] = s.map(lambda v: None if pd.isna(v) else v.isoformat())
-        elif s.dtype == object or isinstance(s.dtype, pd.StringDtype | pd.CategoricalDtype):
-            out[col] = s.astype(object).map(_cell)
+        elif isinstance(s.dtype, pd.StringDtype | pd.CategoricalDtype):
+            text = s.astype("string")
+            risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+            out[col] = text.mask(risky, "'" + text)
+        elif s.dtype == object:
+            out[col] = s.map(_cell)
     out.to_csv(path, index=False, lineterminator="\n")
 
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Final
 
 from classifier.report.tables import (
     accounting_rows,
@@ -20,6 +20,9 @@ from classifier.report.tables import (
     time_range,
     tls_rows,
 )
+
+MAX_HOSTS: Final = 500
+"""Hosts listed in a report (hosts.csv has them all), control plane first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class ReportData:
     edges: list[dict[str, Any]]
     edges_total: int
     hosts: list[dict[str, Any]]
+    hosts_total: int
     tls: list[dict[str, Any]]
     tls_total: int
     http: list[dict[str, Any]]
@@ -84,7 +88,8 @@ def build_report_data(result: Any, *, outputs: list[str] | None = None,
         active_findings=sum(1 for f in findings if not f.get("suppressed")),
         suppressed_findings=sum(1 for f in findings if f.get("suppressed")),
         findings=findings, paths=paths_rows(result), edges=edges, edges_total=total,
-        hosts=hosts_rows(result.hosts), tls=tls, tls_total=tls_total, http=http,
+        hosts=hosts_rows(result.hosts)[:MAX_HOSTS], hosts_total=len(result.hosts), tls=tls,
+        tls_total=tls_total, http=http,
         http_total=http_total, inputs=jsonable(summary["inputs"]),
         accounting=accounting_rows(result.stats), filters=jsonable(dict(result.filters)),
         outputs=list(outputs or []), graph_note=graph_note,

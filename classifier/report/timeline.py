@@ -16,7 +16,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 
 from classifier.report.figures import TIMELINE_SIZE, new_axes, text_kw
-from classifier.report.style import FLAG_COLOUR, path_colours, path_name, path_rank, safe_label
+from classifier.report.style import FLAG_COLOUR, UNTAGGED, path_colours, path_rank, safe_label
 from classifier.report.topology import active_findings, finding_ids_by_uid
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def plot_timeline(result: Any, ax: Axes | None = None, *, title: str | None = No
                 **text_kw(fontsize=14, color="#666666"))
         return ax
     frame = pd.DataFrame({
-        "path": [path_name(p) for p in flows["path"]],
+        "path": flows["path"].astype("string").fillna(UNTAGGED).astype(str),
         "start": flows["ts"],
         "duration": flows["duration"].astype("float64").fillna(0.0).clip(lower=0.0),
         "uid": flows["uid"].astype(str),
@@ -56,11 +56,11 @@ def plot_timeline(result: Any, ax: Axes | None = None, *, title: str | None = No
         frame["start"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy())
     end = start + frame["duration"].to_numpy() / 86400.0
     lane = frame.groupby("path", sort=False).cumcount().to_numpy() % _LANES
-    y = np.array([row[p] for p in frame["path"]], dtype=float) - 0.38 + 0.76 * lane / _LANES
+    y = frame["path"].map(row).to_numpy(dtype=float) - 0.38 + 0.76 * lane / _LANES
     span = max(float(end.max() - start.min()), 1e-6)
     end = np.maximum(end, start + span / 400.0)  # a zero-length flow still shows as a tick
     segs = np.stack([np.column_stack([start, y]), np.column_stack([end, y])], axis=1)
-    ax.add_collection(LineCollection(list(segs), colors=[colours[p] for p in frame["path"]],
+    ax.add_collection(LineCollection(list(segs), colors=frame["path"].map(colours).tolist(),
                                      linewidths=2.0, alpha=0.8, zorder=2))
     _mark_findings(ax, result.findings, frame, start, y)
     ax.set_yticks(list(row.values()), [safe_label(p, 32) for p in row])

@@ -7,14 +7,13 @@ terminal summary reuse the edge table.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import networkx as nx
 import pandas as pd
 
-from classifier.report.style import path_name, path_rank, role_rank, severity_rank
+from classifier.report.style import UNTAGGED, path_rank, role_rank, severity_rank
 
 log = logging.getLogger("kubewire.report")
 
@@ -71,7 +70,7 @@ def endpoint_table(result: Any) -> pd.DataFrame:
                       "name": flows["server_name"]}),
     ]
     seen = pd.concat(sides, ignore_index=True).dropna(subset=["ip"])
-    ips = sorted(set(seen["ip"].astype(str)))
+    ips = sorted(str(ip) for ip in pd.unique(seen["ip"]))
     fallback_role = _most_common(seen, "role")
     fallback_name = _most_common(seen, "name")
     hosts = result.hosts.drop_duplicates("ip").set_index("ip") if len(result.hosts) else None
@@ -101,7 +100,7 @@ def edge_table(result: Any) -> pd.DataFrame:
     f = pd.DataFrame({
         "orig_h": flows["orig_h"].astype(str),
         "resp_h": flows["resp_h"].astype(str),
-        "path": [path_name(p) for p in flows["path"]],
+        "path": flows["path"].astype("string").fillna(UNTAGGED).astype(str),
         "bytes": (flows["orig_bytes"].fillna(0).astype("int64")
                   + flows["resp_bytes"].fillna(0).astype("int64")),
         "plaintext": flows["plaintext"].fillna(False).astype(bool),
@@ -109,20 +108,29 @@ def edge_table(result: Any) -> pd.DataFrame:
         "uid": flows["uid"].astype(str),
         "ts": flows["ts"],
     })
-    rows = []
-    for (o, r, p), g in f.groupby(["orig_h", "resp_h", "path"], sort=False):
-        ids: set[str] = set()
-        for uid in g["uid"]:
-            ids.update(by_uid.get(uid, ()))
-        auths = sorted(set(g["auth"]))
-        rows.append({
-            "orig_h": o, "resp_h": r, "path": p, "flows": len(g), "bytes": int(g["bytes"].sum()),
-            "plaintext_flows": int(g["plaintext"].sum()), "auth": ",".join(auths),
-            "security": _security(g["plaintext"].any(), auths),
-            "findings": sorted(ids),
-            "first_ts": g["ts"].min(), "last_ts": g["ts"].max(),
-        })
-    out = pd.DataFrame(rows, columns=cols)
+    keys = ["orig_h", "resp_h", "path"]
+    grouped = f.groupby(keys, sort=False)
+    out = grouped.agg(flows=("uid", "size"), bytes=("bytes", "sum"),
+                      plaintext_flows=("plaintext", "sum"), first_ts=("ts", "min"),
+                      last_ts=("ts", "max")).reset_index()
+    kinds = (f[[*keys, "auth"]].drop_duplicates().sort_values("auth", kind="mergesort")
+             .groupby(keys, sort=False)["auth"].agg(",".join))
+    out = out.merge(kinds.rename("auth").reset_index(), on=keys, how="left")
+    pairs = pd.DataFrame([(u, i) for u, ids in by_uid.items() for i in ids],
+                         columns=["uid", "finding"])
+    flagged = pairs.merge(f[[*keys, "uid"]], on="uid")
+    ids = flagged.groupby(keys, sort=False)["finding"].agg(lambda s: sorted(set(s)))
+    out = out.merge(ids.rename("findings").reset_index(), on=keys, how="left")
+    out["findings"] = [v if isinstance(v, list) else [] for v in out["findings"]]
+    tokens = "," + out["auth"].astype(str) + ","
+    out["security"] = "tls"
+    out.loc[out["auth"] == "mtls", "security"] = "mtls"
+    out.loc[out["plaintext_flows"] > 0, "security"] = "plaintext"
+    out.loc[tokens.str.contains(",none,", regex=False), "security"] = "unauthenticated"
+    out["flows"] = out["flows"].astype("int64")
+    out["bytes"] = out["bytes"].astype("int64")
+    out["plaintext_flows"] = out["plaintext_flows"].astype("int64")
+    out = out[cols]
     out["_rank"] = [path_rank(p) for p in out["path"]]
     out = out.sort_values(["_rank", "bytes", "orig_h", "resp_h"],
                           ascending=[True, False, True, True], kind="mergesort")
@@ -204,17 +212,6 @@ def _aggregate(ends: pd.DataFrame, limit: int) -> tuple[dict[str, str], dict[str
                           "members": len(g), "label": f"{len(g)} {role} endpoints"}
             notes.append(f"aggregated {len(g)} {role} endpoints into one group")
     return key, groups, notes
-
-
-def _security(plaintext: bool, auths: Iterable[str]) -> str:
-    a = set(auths)
-    if "none" in a:
-        return "unauthenticated"
-    if plaintext:
-        return "plaintext"
-    if a == {"mtls"}:
-        return "mtls"
-    return "tls"
 
 
 def _label(role: str, name: str, ip: str) -> str:
