@@ -96,6 +96,8 @@ class FlowFacts:
     proto: str
     app_proto: str
     established: bool
+    has_payload: bool
+    """Either side sent transport payload."""
     duration: float
     burst_interval: float | None
     tls_version: str | None
@@ -214,6 +216,7 @@ def facts_from(row: Mapping[str, Any], http_rows: Iterable[Mapping[str, Any]] | 
     scn = rdn(server_subject, "CN")
     conn_state = _s(row.get("conn_state")) or ""
     resp_bytes = _i(row.get("resp_bytes")) or 0
+    orig_bytes = _i(row.get("orig_bytes")) or 0
     f = FlowFacts(
         uid=_s(row.get("uid")) or "",
         orig_h=_s(row.get("orig_h")) or "",
@@ -222,6 +225,7 @@ def facts_from(row: Mapping[str, Any], http_rows: Iterable[Mapping[str, Any]] | 
         proto=(_s(row.get("proto")) or "").lower(),
         app_proto=(_s(row.get("app_proto")) or "unknown").lower(),
         established=conn_state in ESTABLISHED_STATES or resp_bytes > 0,
+        has_payload=orig_bytes + resp_bytes > 0,
         duration=_f(row.get("duration")) or 0.0,
         burst_interval=_f(row.get("orig_burst_interval")),
         tls_version=_s(row.get("tls_version")),
@@ -292,7 +296,7 @@ def _set_flags(f: FlowFacts) -> None:
         if r.connect_target or (r.method or "").upper() == "CONNECT":
             fl.add("connect")
             port = (r.connect_target or "").rpartition(":")[2]
-            if port == str(P.KUBELET_PORT):
+            if port in (str(P.KUBELET_PORT), str(P.KUBELET_READONLY_PORT)):
                 fl.add("connect_to_kubelet")
         ua = (r.user_agent or "").lower()
         for prefix in ("kubelet/", "kube-proxy/", "kubectl/", "kube-scheduler/",

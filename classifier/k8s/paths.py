@@ -116,14 +116,12 @@ RULES: Final[Sequence[PathRule]] = (
     PathRule("pod-to-apiserver", 0.9, "call to the `kubernetes` service VIP",
              server_roles=R({"service-vip"}), flags=R({"server_kubernetes_vip"})),
     PathRule("pod-to-apiserver", 0.9, "pod calls the apiserver",
-             server_roles=R({"apiserver"}), client_roles=R({"pod"}),
-             not_ports=P.COMPONENT_PORTS),
+             server_roles=R({"apiserver"}), client_roles=R({"pod"}), flags=R({"apiserver_service"})),
     PathRule("node-to-apiserver", 0.9, "node (kubelet / kube-proxy) calls the apiserver",
-             server_roles=R({"apiserver"}), client_roles=R({"node"}),
-             not_ports=P.COMPONENT_PORTS),
+             server_roles=R({"apiserver"}), client_roles=R({"node"}), flags=R({"apiserver_service"})),
     PathRule("client-to-apiserver", 0.85, "client outside the cluster calls the apiserver",
              server_roles=R({"apiserver"}), client_roles=_NOT_APISERVER_CLIENTS | {"apiserver"},
-             not_ports=P.COMPONENT_PORTS),
+             flags=R({"apiserver_service"})),
     # --- everything else: pod-to-pod, DNS, NTP, ... ----------------------------------------------
     PathRule("other", 1.0, "no control-plane rule matched"),
 )

@@ -107,6 +107,9 @@ KONNECTIVITY_FRONTEND_PORTS: Final = frozenset({8090, 8131})
 port used by the upstream e2e/kind examples."""
 SSH_PORT: Final = 22
 DNS_PORTS: Final = frozenset({53})
+CLEARTEXT_UDP_PORTS: Final = frozenset({53, 67, 68, 123, 161, 162, 514})
+"""UDP services that have no encryption or authentication of their own: DNS (RFC 1035), DHCP
+(RFC 2131), NTP (RFC 5905, symmetric keys aside), SNMPv1/v2c, syslog (RFC 5426)."""
 COMPONENT_PORTS: Final = frozenset({10248, 10249, 10256, 10257, 10258, 10259, 10251, 10252, 2381,
                                     8133, 8134, 8092, 8093})
 """Scheduler / controller-manager / kube-proxy / health and admin ports: control-plane-other."""

@@ -136,8 +136,12 @@ def claims_from_inventory(inv: Inventory, book: RoleBook) -> None:
         add(ip, "konnectivity-server", "inventory: konnectivity server", name=inv.nodes.get(ip),
             node=inv.nodes.get(ip))
     for ip, svc in inv.services.items():
+        # the cluster DNS Service keeps the dns role: what answers there is the cluster's DNS
         role = "dns" if ip in inv.dns else "service-vip"
         add(ip, role, f"inventory: service {svc.ref} cluster IP", name=svc.ref)
+    for ip, pod in inv.pods.items():
+        if pod.component == "kube-dns" and not pod.host_network:
+            add(ip, "dns", f"inventory: cluster DNS pod {pod.ref}", name=pod.ref, node=pod.node)
     for ip in inv.dns:
         if ip not in inv.services:
             add(ip, "dns", "inventory: cluster DNS")

@@ -133,6 +133,9 @@ _KUBE_API_CALL: Final = _any(
     _has("k8s_status"), _ports(P.APISERVER_PORTS | P.APISERVER_INSECURE_PORTS),
     _ua("kubectl/"), _ua("kubelet/"), _ua("kube-proxy/"))
 _NOT_VIP: Final = _not(_vip)
+_NOT_CONNECT: Final = _not(_has("connect"))
+"""Inside an HTTP CONNECT tunnel the proxied request's headers describe the far end, not the
+CONNECT server."""
 F = frozenset
 KUBELET_PORTS: Final = F({P.KUBELET_PORT, P.KUBELET_READONLY_PORT})
 
@@ -147,6 +150,10 @@ SIGNALS: Final[Sequence[Signal]] = (
            needs=F({"tls", "alpn_h2", "established"}), ports=P.KONNECTIVITY_AGENT_PORTS),
     Signal("server", "konnectivity-server", 0.85, "answers HTTP CONNECT to a kubelet on :{port}",
            needs=F({"connect_to_kubelet"})),
+    Signal("server", "konnectivity-server", 0.8, "answers HTTP CONNECT on konnectivity port {port}",
+           needs=F({"connect"}), ports=P.KONNECTIVITY_FRONTEND_PORTS),
+    Signal("server", "konnectivity-server", 0.7, "TLS on the konnectivity frontend port {port}",
+           needs=F({"tls", "established"}), ports=P.KONNECTIVITY_FRONTEND_PORTS),
     Signal("server", "service-vip", 0.9, "`kubernetes` service VIP on :{port}", ports=F({443}),
            when=_vip),
     Signal("server", "apiserver", 0.95, "apiserver certificate (kube-apiserver / kubernetes.default.svc)",
@@ -165,11 +172,13 @@ SIGNALS: Final[Sequence[Signal]] = (
     Signal("server", "etcd", 0.75, "serves etcd port {port}", needs=F({"established"}),
            ports=F({P.ETCD_CLIENT_PORT, P.ETCD_PEER_PORT})),
     Signal("server", "pod", 0.9, "apiserver proxy target pod {name} (X-Forwarded-Uri)",
-           needs=F({"proxy_forwarded"}), when=_proxy_kind("pods"), name=_proxy_target("pods")),
+           needs=F({"proxy_forwarded"}), when=_all(_NOT_CONNECT, _proxy_kind("pods")),
+           name=_proxy_target("pods")),
     Signal("server", "pod", 0.8, "apiserver service-proxy endpoint (X-Forwarded-Uri)",
-           needs=F({"proxy_forwarded"}), when=_proxy_kind("services")),
+           needs=F({"proxy_forwarded"}), when=_all(_NOT_CONNECT, _proxy_kind("services"))),
     Signal("server", "node", 0.85, "apiserver node-proxy target {name} (X-Forwarded-Uri)",
-           needs=F({"proxy_forwarded"}), when=_proxy_kind("nodes"), name=_proxy_target("nodes")),
+           needs=F({"proxy_forwarded"}), when=_all(_NOT_CONNECT, _proxy_kind("nodes")),
+           name=_proxy_target("nodes")),
     Signal("server", "dns", 0.8, "serves DNS on :53", needs=F({"app_dns"}),
            when=lambda f, c: f.resp_p in P.DNS_PORTS),
     # --- clients ------------------------------------------------------------------------------
@@ -178,8 +187,15 @@ SIGNALS: Final[Sequence[Signal]] = (
     Signal("client", "apiserver", 0.95, "client certificate CN={cn}", needs=F({"apiserver_client_cert"})),
     Signal("client", "node", 0.85, "User-Agent {ua}", needs=F({"ua_kubelet"})),
     Signal("client", "node", 0.8, "User-Agent {ua}", needs=F({"ua_kube_proxy"})),
-    Signal("client", "client", 0.7, "User-Agent {ua}", needs=F({"ua_kubectl"})),
+    # the apiserver forwards kubectl's headers on proxy legs and streaming upgrades to the kubelet
+    Signal("client", "client", 0.7, "User-Agent {ua}", needs=F({"ua_kubectl"}),
+           when=_all(_not(_has("proxy_forwarded")), _not(_ports(KUBELET_PORTS)))),
+    Signal("client", "apiserver", 0.9, "forwards a proxied request (X-Forwarded-Uri …/proxy)",
+           needs=F({"proxy_forwarded"}), when=_NOT_CONNECT),
     Signal("client", "pod", 0.75, "calls the `kubernetes` service VIP", ports=F({443}), when=_vip),
+    # on a control-plane host's loopback, etcd's and konnectivity's local client is the apiserver
+    Signal("client", "apiserver", 0.6, "loopback client of etcd / konnectivity on a control-plane host",
+           needs=F({"loopback"}), ports=F({P.ETCD_CLIENT_PORT}) | P.KONNECTIVITY_FRONTEND_PORTS),
     # --- phase 2: relative to what phase 1 found ----------------------------------------------
     Signal("client", "node", 0.65, "~10 s lease cadence on a long TLS 1.3 flow to the apiserver",
            needs=F({"tls13", "lease_cadence", "long_lived"}),

