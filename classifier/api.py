@@ -247,6 +247,7 @@ def extract_evidence(
     result: Result | None = None,
     uids: Sequence[str] = (),
     finding_ids: Sequence[str] = (),
+    selection: dict[str, Any] | None = None,
 ) -> Extraction:
     """Captures + selected flows (uids and/or every flow of the given finding ids) → ``out``.
 
@@ -262,6 +263,7 @@ def extract_evidence(
         hit = res.findings[res.findings["id"] == fid]
         for u in hit["uids"]:
             wanted.extend(str(x) for x in u)
-    selection = {"flows": list(uids), "findings": list(finding_ids)}
+    chosen = selection if selection is not None else {
+        "flows": ",".join(uids), "findings": ",".join(finding_ids)}
     return _extract(plist, list(dict.fromkeys(wanted)), str(out), flows=res.flows,
-                    findings=res.findings, selection=selection)
+                    findings=res.findings, selection=chosen)

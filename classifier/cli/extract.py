@@ -9,7 +9,6 @@ import click
 from classifier import api
 from classifier.cli.common import captures_argument, filter_options, inventory_option, quiet_option
 from classifier.errors import FilterError
-from classifier.forensics.extract import extract
 from classifier.forensics.filters import FlowFilter
 
 
@@ -49,8 +48,8 @@ def extract_cmd(captures: tuple[str, ...], finding_ids: tuple[str, ...],
         selection["findings"] = ",".join(finding_ids)
     if flow_uids:
         selection["flows"] = ",".join(flow_uids)
-    done = extract(list(captures), uids, output, flows=result.flows, findings=result.findings,
-                   selection=selection)
+    done = api.extract_evidence(list(captures), output, result=result, uids=uids,
+                                selection=selection)
     if done.missing:
         click.echo(f"kubewire: warning: no packets found for {len(done.missing)} flow(s): "
                    + ", ".join(done.missing[:10]), err=True)
