@@ -49,7 +49,13 @@ def legacy(x: Ctx) -> None:
     a["requests"] = [{"method": "GET", "path": "/api/v1/namespaces/default/secrets"}]
     r.act(p.ref, "http", a, [x.expect("pod-token-insecure", p.ref, 42010, c.CP, 8080, "pod-to-apiserver",
                                       "pod", AP, plaintext=True, auth="bearer", op="list",
-                                      findings=(*plain_api, "CREDENTIALS_IN_PLAINTEXT"))])
+                                      findings=(*plain_api, "CREDENTIALS_IN_PLAINTEXT", "TOKEN_REUSE"))])
+    # The same service-account token, sniffed off that plaintext leg, replayed from the workstation.
+    r.cmd(c.WS, ["curl", "-s", "--local-port", "43022", "-H", f"Authorization: Bearer {c.SA_TOKEN}",
+                 "http://192.168.10.10:8080/api/v1/namespaces/kube-system/secrets"], [
+        x.expect("token-replay-insecure", c.WS, 43022, c.CP, 8080, "client-to-apiserver", "client", AP,
+                 plaintext=True, auth="bearer", op="list",
+                 findings=(*plain_api, "CREDENTIALS_IN_PLAINTEXT", "TOKEN_REUSE"))])
     r.cmd(c.WS, ["curl", "-s", "--local-port", "43021", "-u", "admin:Adm1nPassw0rd",
                  "http://192.168.10.10:8080/api/v1/nodes"], [
         x.expect("curl-basic-insecure", c.WS, 43021, c.CP, 8080, "client-to-apiserver", "client", AP,
@@ -67,9 +73,9 @@ def legacy(x: Ctx) -> None:
         x.expect("scheduler-insecure-metrics", c.WS, 43032, c.CP, 10251, "control-plane-other", "client",
                  AP, plaintext=True, auth="none", op="metrics", findings=("INSECURE_COMPONENT_PORT",))])
     r.cmd(c.CP, ["etcdctl", "--endpoints", f"http://{c.IP[c.E1]}:2379", "--command-timeout=5s",
-                 "endpoint", "status"], [
+                 "get", "/registry/nodes/", "--prefix", "--keys-only"], [
         x.expect("etcdctl-plain", c.CP, None, c.E1, 2379, "etcd", AP, "etcd", plaintext=True, auth="none",
-                 op="status", count=None, findings=("PLAINTEXT_ETCD", "UNAUTH_ETCD"))],
+                 op="get", count=None, findings=("PLAINTEXT_ETCD", "UNAUTH_ETCD"))],
           env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"})
     a = api_args(x, c.IP[c.WS], 43040, ua="kubectl/v1.8.4 (linux/amd64) kubernetes/9befc2b")
     a.update(tls={"min": "1.1", "max": "1.1"}, ca=None, alpn=["http/1.1"],
@@ -124,7 +130,7 @@ def attack(x: Ctx) -> None:
     r.cmd(ev.ref, ["etcdctl", "--endpoints", f"http://{c.IP[c.CP]}:2379", "--command-timeout=5s",
                    "get", "/registry/", "--prefix", "--keys-only"], [
         x.expect("etcd-dump", ev.ref, None, c.CP, 2379, "etcd", "pod", "etcd", plaintext=True, auth="none",
-                 op="dump", count=None, findings=("PLAINTEXT_ETCD", "UNAUTH_ETCD"))],
+                 op="dump", count=None, findings=("PLAINTEXT_ETCD", "UNAUTH_ETCD", "ETCD_EXPOSED_TO_PODS"))],
           env={"ETCDCTL_API": "3", "PATH": "/usr/bin:/bin"})
 
 

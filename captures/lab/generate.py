@@ -121,11 +121,12 @@ def label(run: c.Run, sc: Scenario, p: Point, capture: Path) -> dict[str, Any]:
     answered = {int(r[0]) for r in tshark_rows(str(capture), ["tcp.stream"],
                                                "tcp.flags.syn==1 && tcp.flags.ack==1")}
     for cn in conns:
-        if cn["transport"] == "tcp" and streams[cn["id"]] not in answered and cn["tls_version"]:
-            # Refused dial (SYN → RST), e.g. an etcd peer redialling a member that is stopping:
-            # no TLS was negotiated, so nothing about it can be claimed.
-            cn.update(tls_version=None, auth="unknown",
-                      findings=[f for f in cn["findings"] if f != "UNVERIFIED_TLS_PEER"])
+        if cn["transport"] == "tcp" and streams[cn["id"]] not in answered:
+            # Refused dial (SYN → RST): a sweep probe of a closed port, or an etcd peer dialling a
+            # member not yet (or no longer) listening. No byte was exchanged, so nothing but the
+            # probe itself can be claimed.
+            cn.update(tls_version=None, plaintext=False, auth="unknown",
+                      findings=[f for f in cn["findings"] if f == "PORT_SCAN"])
     verify(capture, conns, streams)
     notes = sc.notes or ""
     if pod_side:

@@ -22,7 +22,7 @@ FINDINGS = ("PLAINTEXT_APISERVER", "ANONYMOUS_API_ACCESS", "KUBELET_READONLY_POR
             "UNAUTH_KUBELET_ACCESS", "KUBELET_SELF_SIGNED_CERT", "PLAINTEXT_PROXY", "EXEC_OVER_PLAINTEXT",
             "CREDENTIALS_IN_PLAINTEXT", "PLAINTEXT_ETCD", "UNAUTH_ETCD", "POD_TO_KUBELET", "PORT_SCAN",
             "SSH_TUNNEL_DEPRECATED", "KONNECTIVITY_PLAINTEXT", "LEGACY_TLS", "INSECURE_COMPONENT_PORT",
-            "UNVERIFIED_TLS_PEER")
+            "UNVERIFIED_TLS_PEER", "ETCD_EXPOSED_TO_PODS", "TOKEN_REUSE")
 VARIANTS = ("ethernet-us", "ethernet-ns", "pcapng", "sll2", "pod-side", "vxlan", "point-a", "point-b")
 CONTROL_PLANE_PATHS = frozenset(PATHS) - {"other", "apiserver-proxy", "kubelet-readonly",
                                           "control-plane-other"}
@@ -162,7 +162,7 @@ def to_json(pairs: list[tuple[Expect, Seen]], pod_side: bool) -> list[dict[str, 
         out.append({"id": cid, "transport": s.transport, "client": s.client, "client_port": s.client_port,
                     "server": s.server, "server_port": s.server_port, "path": e.path,
                     "client_role": e.client_role,
-                    "server_role": "service-vip" if via_vip else e.server_role,
+                    "server_role": (e.extra.get("vip_role") or "service-vip") if via_vip else e.server_role,
                     "client_name": e.client_name,
                     "server_name": e.extra.get("vip_name") if via_vip else e.server_name,
                     "plaintext": e.plaintext, "auth": e.auth, "tls_version": e.tls_version,

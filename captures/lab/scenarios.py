@@ -68,6 +68,7 @@ class Ctx:
                crole: str, srole: str, *, plaintext: bool = False, auth: str | None = None,
                cert: bool = False, op: str | None = None, findings: tuple[str, ...] = (),
                tls: str | None = "default", vip: tuple[str, int] | None = None, vip_name: str | None = None,
+               vip_role: str | None = None,
                count: int | None = 1, transport: str = "tcp", loopback: bool = False,
                client_ip: str | None = None, server_ip: str | None = None,
                payload: bool = True) -> Expect:
@@ -84,7 +85,8 @@ class Ctx:
                       server_name=self.name(server), plaintext=plaintext, auth=auth,
                       tls_version=version, k8s_operation=op, findings=sorted(set(f)),
                       client_host=client, server_host=server, vip=vip, count=count,
-                      loopback=loopback, payload=payload, extra={"vip_name": vip_name})
+                      loopback=loopback, payload=payload,
+                      extra={"vip_name": vip_name, "vip_role": vip_role})
 
 
     def kubelet_leg(self, id: str, node: str, op: str, *, port: int = 10250) -> Expect:

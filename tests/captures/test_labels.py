@@ -23,7 +23,7 @@ FINDINGS = {"PLAINTEXT_APISERVER", "ANONYMOUS_API_ACCESS", "KUBELET_READONLY_POR
             "UNAUTH_KUBELET_ACCESS", "KUBELET_SELF_SIGNED_CERT", "PLAINTEXT_PROXY", "EXEC_OVER_PLAINTEXT",
             "CREDENTIALS_IN_PLAINTEXT", "PLAINTEXT_ETCD", "UNAUTH_ETCD", "POD_TO_KUBELET", "PORT_SCAN",
             "SSH_TUNNEL_DEPRECATED", "KONNECTIVITY_PLAINTEXT", "LEGACY_TLS", "INSECURE_COMPONENT_PORT",
-            "UNVERIFIED_TLS_PEER"}
+            "UNVERIFIED_TLS_PEER", "ETCD_EXPOSED_TO_PODS", "TOKEN_REUSE"}
 VARIANTS = {"ethernet-us", "ethernet-ns", "pcapng", "sll2", "pod-side", "vxlan", "point-a", "point-b"}
 TLS = {"TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3", None}
 CONN_KEYS = {"id", "transport", "client", "client_port", "server", "server_port", "path", "client_role",
