@@ -94,9 +94,10 @@ class CaptureReader:
     # -- the chunk loop ------------------------------------------------------------------------
 
     def _read(self, src: Source) -> Iterator[RecordBatch]:
-        buf = np.empty(self.chunk + fr.MAX_BLOCK + 64, dtype=np.uint8)
-        mv = buf.data
-        valid = src.readinto(mv[: self.chunk])
+        bufs = _Buffers(self.chunk + fr.MAX_BLOCK + 64)
+        buf = bufs.current
+        valid = src.readinto(buf.data[: self.chunk])
+        bufs.filled(src)
         eof = valid < self.chunk
         if valid == 0:
             raise CaptureError(f"{self.path}: empty file, not a capture")
@@ -144,7 +145,7 @@ class CaptureReader:
                         else:
                             yield self._event(buf, CORRUPT_RECORD_HEADER, pos)
                         return
-                    pos, valid, eof = self._fill(src, buf, pos, valid)
+                    buf, pos, valid, eof = self._fill(src, bufs, pos, valid)
                     continue
                 if need < 12 or need > fr.MAX_BLOCK:
                     code = fr.CORRUPT
@@ -164,7 +165,7 @@ class CaptureReader:
                     if pos < valid:
                         yield self._event(buf, TRUNCATED_RECORD, pos)
                     return
-                pos, valid, eof = self._fill(src, buf, pos, valid)
+                buf, pos, valid, eof = self._fill(src, bufs, pos, valid)
                 continue
             # corrupt header: count it, then look for the next plausible record
             yield self._event(buf, CORRUPT_RECORD_HEADER, pos)
@@ -179,18 +180,22 @@ class CaptureReader:
                     break
                 if st == 2:
                     return
-                pos, valid, eof = self._fill(src, buf, p, valid)
+                buf, pos, valid, eof = self._fill(src, bufs, p, valid)
                 pos -= 1 if not pcapng else 4  # resync starts after pos
 
-    def _fill(self, src: Source, buf: np.ndarray, pos: int, valid: int) -> tuple[int, int, bool]:
-        src.sync()
+    def _fill(self, src: Source, bufs: _Buffers, pos: int,
+              valid: int) -> tuple[np.ndarray, int, int, bool]:
+        """Unconsumed bytes + the next chunk → the other buffer (its old bytes hashed first)."""
+        old = bufs.current
+        buf = bufs.swap(src)
         rest = valid - pos
-        if rest and pos:
-            buf[:rest] = buf[pos:valid]
+        if rest:
+            buf[:rest] = old[pos:valid]
         got = src.readinto(buf.data[rest: rest + self.chunk])
+        bufs.filled(src)
         if self.progress is not None:
             self.progress(src.bytes_read)
-        return 0, rest + got, got < self.chunk
+        return buf, 0, rest + got, got < self.chunk
 
     def _set_format(self, magic: bytes, src: Source) -> None:
         gz = "+gzip" if src.gzip else ""
@@ -237,6 +242,28 @@ class CaptureReader:
         return RecordBatch(buf, np.array([pos], dtype=np.int64), z, z.copy(), z.copy(),
                            np.zeros(1, np.int32), np.full(1, -1, np.int32),
                            np.array([reason], dtype=np.uint16), z.copy())
+
+
+class _Buffers:
+    """Two chunk buffers used in turn, so hashing one overlaps decoding the other."""
+
+    def __init__(self, size: int) -> None:
+        self._bufs = [np.empty(size, dtype=np.uint8), np.empty(size, dtype=np.uint8)]
+        self._marks = [0, 0]
+        self._cur = 0
+
+    @property
+    def current(self) -> np.ndarray:
+        return self._bufs[self._cur]
+
+    def swap(self, src: Source) -> np.ndarray:
+        """Switch to the other buffer once the bytes last read into it are hashed."""
+        self._cur ^= 1
+        src.sync(self._marks[self._cur])
+        return self._bufs[self._cur]
+
+    def filled(self, src: Source) -> None:
+        self._marks[self._cur] = src.mark()
 
 
 class _Arrays:

@@ -12,6 +12,7 @@ import io
 import os
 import sys
 import zlib
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Final
 
@@ -75,7 +76,8 @@ class Source:
             self._hashing = _Hashing(raw, head)
             self._gz = gzip.GzipFile(fileobj=self._hashing, mode="rb")
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: Future[None] | None = None
+        self._pending: deque[tuple[int, Future[None]]] = deque()
+        self._submitted = 0
         self.error: str | None = None
         """Set when decompression failed midway (the rest of the file is unreadable)."""
 
@@ -114,19 +116,23 @@ class Source:
 
     def _hash(self, data: memoryview | bytes) -> None:
         self._size += len(data)
-        self.sync()
-        if len(data) < (1 << 20):
+        if len(data) < (1 << 16) and not self._pending:
             self._sha.update(data)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubewire-sha")
-        self._pending = self._pool.submit(self._sha.update, data)
+        self._submitted += 1
+        self._pending.append((self._submitted, self._pool.submit(self._sha.update, data)))
 
-    def sync(self) -> None:
-        """Wait until the bytes handed out so far are hashed (call before reusing a buffer)."""
-        if self._pending is not None:
-            self._pending.result()
-            self._pending = None
+    def mark(self) -> int:
+        """A marker for 'everything handed out so far' (see :meth:`sync`)."""
+        return self._submitted
+
+    def sync(self, mark: int | None = None) -> None:
+        """Wait until the bytes handed out before ``mark`` (default: all) are hashed; call it
+        before overwriting a buffer they were read into."""
+        while self._pending and (mark is None or self._pending[0][0] <= mark):
+            self._pending.popleft()[1].result()
 
     @property
     def bytes_read(self) -> int:
