@@ -17,10 +17,10 @@ from classifier.rules.base import (
     flag,
     on_paths,
     pair,
-    request_evidence,
     requests_of,
     rows,
 )
+from classifier.rules.evidence import request_evidence
 
 PUBLIC_INFO_PATHS: Final = ("/healthz", "/livez", "/readyz", "/version",
                             "/.well-known/openid-configuration", "/openid/v1/jwks")

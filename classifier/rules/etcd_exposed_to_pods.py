@@ -12,10 +12,10 @@ from classifier.rules.base import (
     answered,
     by_subject,
     established,
-    flow_evidence,
     on_paths,
     pair,
 )
+from classifier.rules.evidence import flow_evidence
 
 
 class EtcdExposedToPods:

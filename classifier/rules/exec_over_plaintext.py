@@ -14,11 +14,11 @@ from classifier.rules.base import (
     by_subject,
     flag,
     pair,
-    request_evidence,
     requests_of,
     rows,
     val,
 )
+from classifier.rules.evidence import request_evidence
 
 STREAM_OPERATIONS: Final = frozenset({"exec", "attach", "port-forward", "run"})
 """k8s_operation values of interactive / command streams (classifier.k8s)."""

@@ -14,9 +14,9 @@ from classifier.rules.base import (
     by_subject,
     endpoint,
     flag,
-    flow_evidence,
     on_paths,
 )
+from classifier.rules.evidence import flow_evidence
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,11 @@ from classifier.rules.base import (
     answered,
     by_subject,
     endpoint,
-    flow_evidence,
     on_paths,
-    request_evidence,
     requests_of,
     val,
 )
+from classifier.rules.evidence import flow_evidence, request_evidence
 
 READONLY_PORT: Final = 10255
 """Kubelet --read-only-port default in the legacy CLI flags (pkg/cluster/ports KubeletReadOnlyPort);

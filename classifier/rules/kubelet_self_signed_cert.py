@@ -17,9 +17,9 @@ from classifier.rules.base import (
     by_subject,
     endpoint,
     flag,
-    flow_evidence,
     on_paths,
 )
+from classifier.rules.evidence import flow_evidence
 
 KUBELET_CN: Final = re.compile(r"(?:^|,)\s*CN=[^,@]+@\d+(?:,|$)")
 """kubelet GenerateSelfSignedCertKey: leaf CN '<hostname>@<unix-seconds>', issuer

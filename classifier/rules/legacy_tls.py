@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Final
 
-from classifier.rules.base import Context, Finding, Severity, by_subject, flow_evidence, pair, val
+from classifier.rules.base import Context, Finding, Severity, by_subject, pair, val
+from classifier.rules.evidence import flow_evidence
 
 LEGACY_VERSIONS: Final = frozenset({"SSLv2", "SSLv3", "TLSv1.0", "TLSv1", "TLSv1.1"})
 """Versions deprecated by RFC 8996 (TLS 1.0/1.1) and RFC 7568 (SSLv3)."""

@@ -13,10 +13,10 @@ from classifier.rules.base import (
     Severity,
     by_subject,
     flag,
-    flow_evidence,
     on_paths,
     pair,
 )
+from classifier.rules.evidence import flow_evidence
 
 INSECURE_PORT: Final = 8080
 """Legacy --insecure-port default: HTTP with no authentication or authorization; serving

@@ -13,10 +13,10 @@ from classifier.rules.base import (
     by_subject,
     established,
     flag,
-    flow_evidence,
     on_paths,
     pair,
 )
+from classifier.rules.evidence import flow_evidence
 
 
 class PlaintextEtcd:

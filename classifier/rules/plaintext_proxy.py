@@ -12,13 +12,12 @@ from classifier.rules.base import (
     Severity,
     by_subject,
     flag,
-    flow_evidence,
     on_paths,
     pair,
-    request_evidence,
     requests_of,
     val,
 )
+from classifier.rules.evidence import flow_evidence, request_evidence
 
 
 class PlaintextProxy:

@@ -11,10 +11,10 @@ from classifier.rules.base import (
     Severity,
     by_subject,
     established,
-    flow_evidence,
     on_paths,
     pair,
 )
+from classifier.rules.evidence import flow_evidence
 
 
 class PodToKubelet:

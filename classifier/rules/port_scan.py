@@ -13,9 +13,9 @@ from classifier.rules.base import (
     Finding,
     Severity,
     endpoint,
-    flow_evidence,
     rows,
 )
+from classifier.rules.evidence import flow_evidence
 
 CONTROL_PLANE_PORTS: Final = frozenset({
     22,  # apiserver→node SSH tunnels (deprecated)

@@ -11,10 +11,10 @@ from classifier.rules.base import (
     Finding,
     Severity,
     by_subject,
-    flow_evidence,
     on_paths,
     pair,
 )
+from classifier.rules.evidence import flow_evidence
 
 
 class SshTunnelDeprecated:

@@ -9,11 +9,11 @@ from classifier.rules.base import (
     MAX_EVIDENCE_FLOWS,
     Context,
     Finding,
-    request_evidence,
     requests_of,
     rows,
 )
 from classifier.rules.base import Severity as Sev
+from classifier.rules.evidence import request_evidence
 
 
 class TokenReuse:

@@ -13,12 +13,12 @@ from classifier.rules.base import (
     by_subject,
     established,
     flag,
-    flow_evidence,
     is_na_false,
     on_paths,
     pair,
     val,
 )
+from classifier.rules.evidence import flow_evidence
 
 
 class UnauthEtcd:

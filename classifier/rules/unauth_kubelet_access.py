@@ -14,15 +14,14 @@ from classifier.rules.base import (
     Severity,
     by_subject,
     established,
-    flow_evidence,
     is_false,
     on_paths,
     pair,
-    request_evidence,
     requests_of,
     rows,
     val,
 )
+from classifier.rules.evidence import flow_evidence, request_evidence
 
 CREDENTIALED: Final = frozenset({"mtls", "bearer", "basic"})
 """Values of flows.auth that mean a credential was presented."""

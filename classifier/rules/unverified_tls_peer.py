@@ -13,10 +13,10 @@ from classifier.rules.base import (
     Finding,
     Severity,
     by_subject,
-    flow_evidence,
     on_paths,
     pair,
 )
+from classifier.rules.evidence import flow_evidence
 
 AUTHENTICATED_PATHS: Final = APISERVER_PATHS | KUBELET_PATHS | ETCD_PATHS | {"konnectivity"}
 """Paths whose peers are meant to authenticate each other (Control Plane-Node Communication);
