@@ -67,8 +67,9 @@ def test_labelled_capture_end_to_end(capture: Path, tmp_path: Path,
     summary = json.loads((out / "summary.json").read_text())
     findings = json.loads((out / "findings.json").read_text())
     assert summary["flows"] == len(flows) == len(pd.read_csv(out / "flows.csv"))
-    assert summary["paths"] == {str(k): int(v) for k, v in
-                                flows["path"].value_counts(dropna=False).items() if v}
+    paths = flows["path"].astype("string").fillna("untagged").value_counts()
+    assert summary["paths"] == {str(k): int(v) for k, v in paths.items()}
+    assert sum(summary["paths"].values()) == len(flows)
     active = [f for f in findings if not f["suppressed"]]
     counts: dict[str, int] = {}
     for f in active:
