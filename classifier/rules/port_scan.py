@@ -47,7 +47,8 @@ class PortScan:
     A probe is a TCP connection to a control-plane port that carried no request bytes from
     the client; the source is reported when it probed at least 5 distinct host:port targets,
     at least 3 of them refused (Zeek conn_state REJ) or unanswered (S0, half-open), over at
-    least 2 distinct ports — or one port across at least 8 hosts. Legitimate clients connect
+    least 2 distinct ports — or one port across at least 8 hosts (except from the apiserver,
+    which redials unreachable kubelets on 10250). Legitimate clients connect
     to a few fixed endpoints and send requests, so they stay below these thresholds; the
     apiserver dialing many kubelets sends requests and is not counted. Reported once per
     source with every probed host:port; follow-up requests are other findings'
@@ -84,7 +85,9 @@ def _judge(src: str, grp: pd.DataFrame) -> Finding | None:
               if all(str(r["conn_state"]) in FAILED_STATES for r in rs)]
     ports = {int(rs[0]["resp_p"]) for rs in targets.values()}
     hosts = {str(rs[0]["resp_h"]) for rs in targets.values()}
-    wide = len(ports) == 1 and len(hosts) >= WIDE_HOSTS
+    # the apiserver redialling many unreachable kubelets on one port is not a sweep
+    apiserver = all(str(r.get("client_role")) == "apiserver" for rs in targets.values() for r in rs)
+    wide = len(ports) == 1 and len(hosts) >= WIDE_HOSTS and not apiserver
     if len(targets) < MIN_TARGETS or len(failed) < MIN_FAILED or (
             len(ports) < MIN_PORTS and not wide):
         return None

@@ -38,3 +38,10 @@ def test_normal_clients_and_few_failures_are_not_scans() -> None:
     few = [_probe(f"10.0.0.{h}", p) for h, p in ((11, 6443), (12, 2379))]
     non_cp = [_probe("10.0.0.11", p) for p in (1, 2, 3, 4, 5, 6, 7, 8)]
     assert run(R, [*kubelet, *retries, *few, *non_cp]).empty
+
+
+def test_apiserver_redialling_down_kubelets_is_not_a_sweep() -> None:
+    dials = [flow(orig_h="10.0.0.1", client_role="apiserver", resp_h=f"10.0.1.{h}",
+                  resp_p=10250, conn_state="S0", orig_bytes=0, resp_bytes=0,
+                  path="apiserver-to-kubelet") for h in range(1, 12)]
+    assert run(R, dials).empty
