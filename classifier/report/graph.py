@@ -47,7 +47,9 @@ def plot_graph(result: Any, ax: Axes | None = None, *, max_endpoints: int = MAX_
 
     ``max_endpoints``: above it pods are grouped per node/namespace (``aggregate`` forces it
     on/off). ``topology``: an already built :class:`Topology` of this result (saves work when
-    the caller needs it too). Deterministic for the same input.
+    the caller needs it too). Deterministic for the same input. The new Figure is not
+    registered with pyplot, so Jupyter does not show it by itself: end the cell with
+    ``ax.figure``.
     """
     if ax is None:
         ax = new_axes(GRAPH_SIZE)

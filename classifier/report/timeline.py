@@ -30,7 +30,7 @@ _MAX_FINDING_LABELS: Final = 15
 def plot_timeline(result: Any, ax: Axes | None = None, *, title: str | None = None,
                   legend: bool = True) -> Axes:
     """Result → flows over time per path with findings marked, drawn on ``ax`` (a new Figure,
-    not pyplot, when None). Times are UTC."""
+    not pyplot, when None; in Jupyter end the cell with ``ax.figure``). Times are UTC."""
     if ax is None:
         ax = new_axes(TIMELINE_SIZE)
         ax.figure.subplots_adjust(left=0.16, right=0.97, top=0.91, bottom=0.12)
@@ -90,6 +90,7 @@ def _mark_findings(ax: Axes, findings: pd.DataFrame, frame: pd.DataFrame, start:
     ax.scatter(start[flagged], y[flagged], marker="X", s=60, c=FLAG_COLOUR,
                edgecolors="white", linewidths=0.6, zorder=4)
     index = {u: i for i, u in enumerate(frame["uid"])}
+    lo, hi = float(np.min(start)), float(np.max(start))
     labelled = 0
     for f in active_findings(findings).sort_values(["first_seen", "id"], kind="mergesort") \
             .itertuples(index=False):
@@ -97,7 +98,9 @@ def _mark_findings(ax: Axes, findings: pd.DataFrame, frame: pd.DataFrame, start:
         if not uids or labelled >= _MAX_FINDING_LABELS:
             continue
         i = min(index[u] for u in uids)
-        ax.annotate(safe_label(f.id, 40), (start[i], y[i]), xytext=(4, 7 + 9 * (labelled % 3)),
-                    textcoords="offset points",
+        right = start[i] > lo + 0.7 * (hi - lo)  # near the right edge: label to the left
+        ax.annotate(safe_label(f.id, 40), (start[i], y[i]),
+                    xytext=(-4 if right else 4, 7 + 9 * (labelled % 3)),
+                    textcoords="offset points", ha="right" if right else "left",
                     **text_kw(fontsize=7, color=FLAG_COLOUR, zorder=5))
         labelled += 1
