@@ -9,11 +9,8 @@ not verified unless a CA is configured) and apiserver→pod/service proxy in pla
 
 from __future__ import annotations
 
-import contextlib
 import json
-import select
 import socket
-import socketserver
 import ssl
 import sys
 import threading
@@ -24,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from captures.lab import wire
 from captures.lab.etcd_grpc import EtcdClient
+from captures.lab.serving import serve, splice
 
 W: dict[str, Any] = {}
 ETCD: list[EtcdClient] = []
@@ -326,54 +324,6 @@ class Api(wire.QuietHandler):
         ep = W["services"][name]
         self.plain_proxy(ep["endpoint"], ep["target_port"], "/" + "/".join(parts[7:]),
                          urlsplit(self.path).path, xhost=True)
-
-
-def splice(a: socket.socket, b: socket.socket, idle: float = 5) -> None:
-    """Copy bytes both ways until either side closes or nothing moves for `idle` seconds."""
-    socks = [a, b]
-    while True:
-        pending = [s for s in socks if isinstance(s, ssl.SSLSocket) and s.pending()]
-        r = pending or select.select(socks, [], [], idle)[0]
-        if not r:
-            return
-        for s in r:
-            try:
-                data = s.recv(65536)
-            except (OSError, ssl.SSLError):
-                data = b""
-            if not data:
-                for x in socks:
-                    with contextlib.suppress(OSError):
-                        x.close()
-                return
-            (b if s is a else a).sendall(data)
-
-
-class TLSServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    """Threaded TCP server that does the TLS handshake per connection in its thread."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    ctx: ssl.SSLContext | None = None
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        if self.ctx is not None:
-            try:
-                request = self.ctx.wrap_socket(request, server_side=True)
-            except (OSError, ssl.SSLError) as e:
-                print(f"{client_address} tls handshake failed: {e}", flush=True)
-                return
-        try:
-            self.RequestHandlerClass(request, client_address, self)
-        except (OSError, ssl.SSLError) as e:
-            print(f"{client_address} connection error: {e}", flush=True)
-
-
-def serve(ip: str, port: int, handler: type, ctx: ssl.SSLContext | None) -> TLSServer:
-    srv = TLSServer((ip, port), handler)
-    srv.ctx = ctx
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
 
 
 def main(argv: list[str]) -> None:

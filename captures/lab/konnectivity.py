@@ -30,7 +30,7 @@ import h2.connection
 import h2.events
 
 from captures.lab import wire
-from captures.lab.apiserver import TLSServer
+from captures.lab.serving import TLSServer
 
 DIAL_REQ, DIAL_RSP, CLOSE_REQ, CLOSE_RSP, DATA = 0, 1, 2, 3, 4
 PAYLOAD_FIELD = {DIAL_REQ: 2, DIAL_RSP: 3, DATA: 4, CLOSE_REQ: 5, CLOSE_RSP: 6}

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from captures.lab import wire
-from captures.lab.apiserver import serve
+from captures.lab.serving import serve
 
 W: dict[str, Any] = {}
 NODE = [""]

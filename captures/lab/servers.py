@@ -12,7 +12,7 @@ import sys
 import time
 
 from captures.lab import wire
-from captures.lab.apiserver import serve
+from captures.lab.serving import serve
 
 
 class Web(wire.QuietHandler):
