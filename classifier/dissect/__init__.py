@@ -7,8 +7,10 @@ resp_payload). Each protocol is one module (tls, http1, http2, ssh, dns) listed 
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +77,18 @@ def _sniffed_name(orig: bytes, resp: bytes) -> str:
     return d.name if d is not None else "unknown"
 
 
+def _dissect_rows(col: Collector, idents: Iterable[tuple[Any, ...]], origs: list[Any],
+                  resps: list[Any], captures: list[Any], frames: list[Any],
+                  reasons: Counter[str], strict: bool) -> None:
+    for i, ident in enumerate(idents):
+        where = (str(_value(captures[i]) or ""), int(_value(frames[i]) or 0))
+        facts = dissect_flow_bytes(_bytes(origs[i]), _bytes(resps[i]), strict=strict, where=where)
+        err = facts.flow.get("dissect_error")
+        if err:
+            reasons[err] += 1
+        col.add(facts, ident)
+
+
 def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
     """Flow table with payload prefixes → flows with dissection columns + detail tables.
 
@@ -93,19 +107,21 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
     idents = zip(column("uid"), column("ts"), column("orig_h"), column("resp_h"),
                  column("resp_p"), strict=True)
     reasons: Counter[str] = Counter()
-    for i, ident in enumerate(idents):
-        where = (str(_value(captures[i]) or ""), int(_value(frames[i]) or 0))
-        facts = dissect_flow_bytes(_bytes(origs[i]), _bytes(resps[i]), strict=strict, where=where)
-        err = facts.flow.get("dissect_error")
-        if err:
-            reasons[err] += 1
-        col.add(facts, ident)
+    # Facts hold no reference cycles; collecting while the flow table's millions of objects
+    # sit on the heap only costs time (full collections rescan them all).
+    gc_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _dissect_rows(col, idents, origs, resps, captures, frames, reasons, strict)
+    finally:
+        if gc_enabled:
+            gc.enable()
     if reasons:
         log.info("dissect: %d flows, reasons: %s", n,
                  ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
     base_cols = [c for c in schema.FLOW_BASE.names if c in flows.columns]
     base = flows[base_cols].reset_index(drop=True)
-    out = pd.concat([base, col.flow_columns()], axis=1)
+    out = pd.concat([base, col.flow_columns(conformed=False)], axis=1)
     return Dissection(
         flows=schema.conform(out, schema.FLOW_BASE + schema.FLOW_DISSECT),
         tls=col.tls(),

@@ -39,7 +39,7 @@ def dissect_bytes(orig: bytes, resp: bytes, *, depth: int = 0) -> Facts:
         facts.flow["direction_swapped"] = True
     if facts.tunnel is not None:
         _follow_tunnel(facts, depth)
-    if facts.flow.get("app_proto") not in ("tls", "ssh") and "payload_hint" not in facts.flow:
+    if facts.flow.get("app_proto") not in ("tls", "ssh", "dns") and "payload_hint" not in facts.flow:
         facts.flow["payload_hint"] = k8s_payload.join(k8s_payload.hints(orig, resp))
     return facts
 

@@ -60,8 +60,14 @@ def choose(orig: bytes, resp: bytes) -> tuple[Dissector | None, float]:
     """
     best: Dissector | None = None
     score = 0.0
+    for d in DISSECTORS:  # the originator's bytes decide most flows: a sure match ends it
+        s = _safe_sniff(d, orig)
+        if s >= SURE:
+            return d, s
+        if s > score:
+            best, score = d, s
     for d in DISSECTORS:
-        s = max(_safe_sniff(d, orig), 0.95 * _safe_sniff(d, resp))
+        s = 0.95 * _safe_sniff(d, resp)
         if s > score:
             best, score = d, s
     if score < MIN_CONFIDENCE:

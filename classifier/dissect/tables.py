@@ -28,8 +28,8 @@ class _CertAgg:
 class Collector:
     """Accumulates Facts flow by flow (column lists, detail rows, certificate sightings)."""
 
-    columns: dict[str, list[Any]] = field(
-        default_factory=lambda: {c: [] for c in schema.FLOW_DISSECT.names})
+    flows: list[dict[str, Any]] = field(default_factory=list)
+    """Each flow's FLOW_DISSECT values (absent keys = NA)."""
     tls_rows: list[dict[str, Any]] = field(default_factory=list)
     http_rows: list[dict[str, Any]] = field(default_factory=list)
     certs: dict[str, _CertAgg] = field(default_factory=dict)
@@ -37,8 +37,7 @@ class Collector:
 
     def add(self, facts: Facts, ident: Sequence[Any]) -> None:
         """One flow's facts and its identity (uid, ts, orig_h, resp_h, resp_p)."""
-        for name, values in self.columns.items():
-            values.append(facts.flow.get(name))
+        self.flows.append(facts.flow)
         base = dict(zip(IDENTITY, ident, strict=True))
         for row in facts.tls:
             self.tls_rows.append({**base, **row})
@@ -46,7 +45,7 @@ class Collector:
             self.http_rows.append({**base, **row})
         uid, ts, orig_h, resp_h = ident[0], ident[1], ident[2], ident[3]
         for s in facts.certs:
-            fp = x509.sha256_hex(s.der)
+            fp = x509.fingerprint_of(s.der)
             agg = self.certs.get(fp)
             if agg is None:
                 try:
@@ -63,10 +62,14 @@ class Collector:
             if ts is not None and not pd.isna(ts) and (agg.first_seen is None or ts < agg.first_seen):
                 agg.first_seen = ts
 
-    def flow_columns(self) -> pd.DataFrame:
-        """The FLOW_DISSECT columns, one row per flow added, in order."""
-        frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in self.columns.items()})
-        return schema.conform(frame, schema.FLOW_DISSECT)
+    def flow_columns(self, *, conformed: bool = True) -> pd.DataFrame:
+        """The FLOW_DISSECT columns, one row per flow added, in order (object dtype columns
+        when not ``conformed``, for a caller that conforms the joined table once)."""
+        names = schema.FLOW_DISSECT.names
+        if not self.flows:
+            return schema.empty(schema.FLOW_DISSECT)
+        frame = pd.DataFrame.from_records(self.flows, columns=names)
+        return schema.conform(frame, schema.FLOW_DISSECT) if conformed else frame
 
     def tls(self) -> pd.DataFrame:
         """schema.TLS table."""

@@ -94,10 +94,9 @@ def parse_record(data: bytes, pos: int = 0) -> Record | None:
 
 @dataclass(slots=True)
 class Direction:
-    """One direction's records: handshake bytes before/after CCS, alerts, what came after."""
+    """One direction's plaintext records: handshake bytes, alerts, whether encryption began."""
 
     hs: bytearray = field(default_factory=bytearray)
-    hs_after_ccs: bytearray = field(default_factory=bytearray)
     ccs: bool = False
     app_data: bool = False
     alerts: list[str] = field(default_factory=list)
@@ -106,7 +105,8 @@ class Direction:
 
 
 def scan(data: bytes) -> Direction:
-    """One direction's bytes → Direction; raises Malformed when the bytes are not TLS records."""
+    """One direction's bytes → Direction, read up to the first encrypted record (CCS or
+    application data); raises Malformed when the bytes are not TLS records."""
     d = Direction()
     pos = 0
     while pos < len(data):
@@ -117,12 +117,14 @@ def scan(data: bytes) -> Direction:
         pos += 5 + len(rec.fragment)
         d.records += 1
         if rec.type == HANDSHAKE:
-            (d.hs_after_ccs if d.ccs or d.app_data else d.hs).extend(rec.fragment)
+            d.hs.extend(rec.fragment)
         elif rec.type == CHANGE_CIPHER_SPEC:
             d.ccs = True
+            break  # everything after is encrypted (TLS <= 1.2) or a TLS 1.3 retry we skip
         elif rec.type == APPLICATION_DATA:
             d.app_data = True
-        elif rec.type == ALERT and len(rec.fragment) == 2 and not d.ccs:
+            break  # encrypted from here on: nothing more to read, and it keeps scans cheap
+        elif rec.type == ALERT and len(rec.fragment) == 2:
             d.alerts.append(alert_name(rec.fragment[0], rec.fragment[1]))
     return d
 
@@ -210,7 +212,8 @@ def dissect_flow(orig: bytes, resp: bytes) -> Facts:
         flow["tls_alert"] = row["alert"] = alerts[0]
     if version is not None and version >= TLS13:
         flow["tls_hidden"] = row["hidden"] = TLS13_HIDDEN
-        row["established"] = (c.ccs or c.app_data) and s.app_data and not _fatal(alerts)
+        row["established"] = ((c.ccs or c.app_data) and (s.ccs or s.app_data)
+                              and not _fatal(alerts))
     elif sh is not None and version is not None:
         _certificates(facts, row, cmsgs, smsgs, version, s, errors)
         row["established"] = c.ccs and s.ccs and not _fatal(alerts)
@@ -272,7 +275,7 @@ def _certificates(facts: Facts, row: dict[str, Any], cmsgs: list[tuple[int, byte
     for der in client_chain or []:
         facts.certs.append(CertSighting(der, "client"))
     if server_chain:
-        row["cert_chain_fps"] = ",".join(x509.sha256_hex(d) for d in server_chain)
+        row["cert_chain_fps"] = _fps(server_chain)
         try:
             leaf = x509.parse(server_chain[0])
             flow.update(server_cert_subject=leaf.subject, server_cert_issuer=leaf.issuer,
@@ -281,8 +284,12 @@ def _certificates(facts: Facts, row: dict[str, Any], cmsgs: list[tuple[int, byte
         except Malformed as exc:
             errors.append(exc.reason)
     if client_chain:
-        row["client_cert_chain_fps"] = ",".join(x509.sha256_hex(d) for d in client_chain)
+        row["client_cert_chain_fps"] = _fps(client_chain)
         try:
             flow["client_cert_subject"] = x509.parse(client_chain[0]).subject
         except Malformed as exc:
             errors.append(exc.reason)
+
+
+def _fps(chain: list[bytes]) -> str:
+    return ",".join(x509.fingerprint_of(d) for d in chain)

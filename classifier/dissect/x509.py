@@ -47,6 +47,12 @@ def sha256_hex(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+@lru_cache(maxsize=4096)
+def fingerprint_of(der: bytes) -> str:
+    """DER bytes → SHA-256 hex, cached (the same few certificates recur on every flow)."""
+    return hashlib.sha256(der).hexdigest()
+
+
 def parse(der: bytes) -> CertInfo:
     """DER certificate → CertInfo; raises Malformed('x509_invalid') when it does not parse.
 

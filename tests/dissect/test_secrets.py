@@ -106,9 +106,8 @@ def test_no_output_contains_a_planted_secret(planted: Path, tmp_path: Path,
     caplog.set_level(logging.DEBUG)
     result = api.analyze([str(planted)])
     http = result.http
-    assert list(http.sort_values(["uid", "trans_depth"])["auth_kind"].dropna()) == [
-        "bearer,cookie", "basic,bearer", "basic,bearer", "bearer"] or set(
-        http["auth_kind"].dropna()) == {"bearer,cookie", "basic,bearer", "bearer"}
+    assert sorted(http["auth_kind"].dropna()) == sorted([
+        "bearer,cookie", "basic,bearer", "basic", "bearer"])
     fps = set(",".join(http["auth_fingerprint"].dropna()).split(","))
     assert secrets.fingerprint(BEARER) in fps and secrets.fingerprint(GRPCTOKEN) in fps
     assert secrets.fingerprint(BASIC) in fps
