@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from classifier.flows.table import FlowTable
 from classifier.ingest.decode import TUNNEL_NAMES
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_B62_CODES = np.frombuffer(_B62.encode(), dtype=np.uint8)
 _LETTER_CODES = [(K.LETTERS[c // 2].upper() if c % 2 == 0 else K.LETTERS[c // 2].lower())
                  for c in range(2 * len(K.LETTERS))]
 
@@ -23,19 +25,33 @@ _LETTER_CODES = [(K.LETTERS[c // 2].upper() if c % 2 == 0 else K.LETTERS[c // 2]
 def format_addr(hi: int, lo: int) -> str:
     """(hi, lo) 128-bit words → dotted IPv4 for IPv4-mapped addresses, else compressed IPv6."""
     if hi == 0 and (lo >> 32) == 0xFFFF:
-        return str(ipaddress.IPv4Address(lo & 0xFFFFFFFF))
+        return socket.inet_ntoa((lo & 0xFFFFFFFF).to_bytes(4, "big"))
     return str(ipaddress.IPv6Address((hi << 64) | lo))
 
 
 def make_uid(*facts: object) -> str:
     """Stable facts of a flow → Zeek-style uid: 'C' + 17 base62 characters."""
-    digest = hashlib.blake2b("|".join(map(str, facts)).encode(), digest_size=16).digest()
-    v = int.from_bytes(digest, "big")
-    out = []
-    for _ in range(17):
-        v, r = divmod(v, 62)
-        out.append(_B62[r])
-    return "C" + "".join(out)
+    return make_uids([facts])[0]
+
+
+def make_uids(facts: Sequence[Sequence[object]]) -> list[str]:
+    """Per flow, its stable facts → uids: 'C' + the 17 low base62 digits (least significant
+    first) of the 128-bit BLAKE2b digest of the facts joined by '|'."""
+    if not facts:
+        return []
+    raw = b"".join(hashlib.blake2b("|".join(map(str, f)).encode(), digest_size=16).digest()
+                   for f in facts)
+    limbs = np.frombuffer(raw, dtype=">u4").reshape(-1, 4).astype(np.uint64)
+    digits = np.empty((limbs.shape[0], 17), np.uint8)
+    for k in range(17):  # long division of the 4 x 32-bit limbs by 62
+        rem = np.zeros(limbs.shape[0], np.uint64)
+        for j in range(4):
+            cur = (rem << np.uint64(32)) | limbs[:, j]
+            limbs[:, j] = cur // np.uint64(62)
+            rem = cur % np.uint64(62)
+        digits[:, k] = _B62_CODES[rem]
+    text = np.concatenate([np.full((digits.shape[0], 1), ord("C"), np.uint8), digits], axis=1)
+    return [s.decode("ascii") for s in text.view("S18").ravel().tolist()]
 
 
 def conn_state(proto: str, os_: int, rs: int, hist: str, osize: int, rsize: int,
@@ -116,19 +132,25 @@ def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Data
     tunnel = [TUNNEL_NAMES.get(k) for k in tkind.tolist()]
     tcp_bytes = f["max_end"] - f["min_rel"]
     nbytes = np.where(is_udp[:, None], f["bytes"], tcp_bytes)
-    hist = ["".join(_LETTER_CODES[c] for c in row[:k])
-            for row, k in zip(f["hist"].tolist(), f["hist_n"].tolist(), strict=True)]
-    states = [conn_state(p, int(s[0]), int(s[1]), h, int(b[0]), int(b[1]), int(rp))
-              for p, s, h, b, rp in zip(proto.tolist(), f["state"], hist, nbytes,
-                                        f["pkts"][:, 1], strict=True)]
+    # history and conn_state are computed once per distinct combination, not per flow
+    hrows = np.where(np.arange(K.HL)[None, :] < f["hist_n"][:, None], f["hist"].astype(np.int64) + 1, 0)
+    uniq, inv = np.unique(hrows, axis=0, return_inverse=True)
+    texts = ["".join(_LETTER_CODES[c - 1] for c in row if c) for row in uniq.tolist()]
+    hist = [texts[i] for i in inv.ravel().tolist()]
+    combo = np.column_stack([is_udp, f["state"], inv.ravel(), nbytes[:, 0] == 0,
+                             nbytes[:, 1] == 0, f["pkts"][:, 1] > 0]).astype(np.int64)
+    cuniq, cinv = np.unique(combo, axis=0, return_inverse=True)
+    cstates = [conn_state("udp" if u else "tcp", os_, rs, texts[h], 1 - oz, 1 - rz, rp)
+               for u, os_, rs, h, oz, rz, rp in cuniq.tolist()]
+    states = [cstates[i] for i in cinv.ravel().tolist()]
     first_ts = f["first_ts"]
     # uids: stable facts only (never file names), ordinal separates reused 5-tuples
-    uids = np.array([
-        make_uid(ts, p, oh, op, rh, rp, vl, tn, to if tn else "", tr if tn else "", ti, o)
+    uids = np.array(make_uids([
+        (ts, p, oh, op, rh, rp, vl, tn, to if tn else "", tr if tn else "", ti, o)
         for ts, p, oh, op, rh, rp, vl, tn, to, tr, ti, o in zip(
             first_ts.tolist(), proto.tolist(), orig_h, orig_p.tolist(), resp_h, resp_p.tolist(),
             vlan, tunnel, t_orig, t_resp, tid.tolist(), f["ord"].tolist(), strict=True)
-    ], dtype=object)
+    ]), dtype=object)
     # files each flow was seen in
     sf, sfile = t.file_sightings()
     seen: list[list[str]] = [[] for _ in range(n)]
@@ -143,9 +165,9 @@ def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Data
         burst[med.index.to_numpy()] = med.to_numpy()
     pl = t.payloads()
 
-    def prefix(fd: int) -> bytes:
-        s, ln = int(pl.start[fd]), int(pl.length[fd])
-        return pl.data[s:s + ln].tobytes() if ln else b""
+    data = pl.data
+    prefixes = [data[s:s + ln].tobytes() if ln else b""
+                for s, ln in zip(pl.start.tolist(), pl.length.tolist(), strict=True)]
 
     isn = f["isn"]
     cols: dict[str, Any] = {
@@ -172,8 +194,8 @@ def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Data
         "orig_isn": pd.array(np.where(isn[:, 0] >= 0, isn[:, 0], 0), dtype="UInt32"),
         "resp_isn": pd.array(np.where(isn[:, 1] >= 0, isn[:, 1], 0), dtype="UInt32"),
         "orig_burst_interval": burst,
-        "orig_payload": [prefix(2 * i) for i in range(n)],
-        "resp_payload": [prefix(2 * i + 1) for i in range(n)],
+        "orig_payload": prefixes[0::2],
+        "resp_payload": prefixes[1::2],
     }
     frame = pd.DataFrame(cols)
     frame.loc[tid < 0, "tunnel_id"] = pd.NA
