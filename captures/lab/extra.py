@@ -102,7 +102,9 @@ def attack(x: Ctx) -> None:
     r.act(ev.ref, "scan", {"src_ip": ev.ip, "src_port": 46001,
                            "targets": [[c.IP[h], p] for h, p in targets]}, exp)
     selfsigned = KUBE_FINDINGS_SELF if x.sc.kubelet_self_signed and x.tls_version == "TLSv1.2" else ()
-    kube = ("POD_TO_KUBELET", "UNAUTH_KUBELET_ACCESS", *selfsigned)
+    # The empty client Certificate (no credential) is only visible in TLS <= 1.2.
+    unauth = ("UNAUTH_KUBELET_ACCESS",) if x.tls_version == "TLSv1.2" else ()
+    kube = ("POD_TO_KUBELET", *unauth, *selfsigned)
     for i, (n, method, path, op) in enumerate([
             (c.N1, "GET", "/pods", "pods"),
             (c.N2, "GET", "/pods", "pods"),

@@ -172,6 +172,20 @@ _add(Scenario(
     kubelet={"anonymous": False, "authz": "Webhook", "readonly": True}))
 
 
+_add(Scenario(
+    "attack-tls13", "The attack scenario's traffic with TLS 1.3 allowed: the kubelet and apiserver "
+    "handshakes hide certificates and the empty client Certificate, so only the plaintext legs, "
+    "the roles and the sweep tell the story.",
+    {"min": "1.2", "max": "1.3"}, ("core", "attack"), (Point("", "ethernet-us", "bridge"),),
+    kubelet=SCENARIOS["attack"].kubelet, etcd="stacked-exposed-plain"))
+_add(Scenario(
+    "konnectivity-tls13", "Konnectivity agents' long-lived gRPC streams in TLS 1.3 (ALPN h2 offered, "
+    "nothing else visible) with the apiserver's egress through the server, nanosecond pcap.",
+    {"min": "1.2", "max": "1.3"}, ("core", "konnectivity", "kubectl", "streams"),
+    (Point("", "ethernet-ns", "bridge"),), etcd="stacked-tls", duration=30, egress=True,
+    kubelet={"anonymous": False, "authz": "Webhook", "readonly": True}))
+
+
 def stamp_all(expects: list[Expect]) -> None:
     """Whole-run window for expects that span the run (etcd peers, long-lived streams)."""
     for e in expects:
