@@ -24,12 +24,12 @@ if __package__ in (None, ""):
 Result = dict[str, Any]
 
 
-def kubewire_api(path: str, limit: int) -> Result:
+def kubewire_api(path: str, limit: int, payload_bytes: int = 16384) -> Result:
     """classifier.flows.assemble: the flow table alone."""
     from classifier.flows import assemble
 
     t, c = time.perf_counter(), time.process_time()
-    a = assemble([path])
+    a = assemble([path], payload_bytes=payload_bytes)
     work, cpu = time.perf_counter() - t, time.process_time() - c
     packets = int(a.stats["packets"].sum())
     return {"work_s": work, "work_cpu_s": cpu, "packets": packets, "flows": len(a.flows),
@@ -142,11 +142,16 @@ def main() -> int:
     ap.add_argument("tool", choices=sorted(TOOLS))
     ap.add_argument("file")
     ap.add_argument("--limit", type=int, default=50_000)
+    ap.add_argument("--payload-bytes", type=int, default=16384,
+                    help="kubewire-api: prefix bytes kept per direction (0 = none)")
     a = ap.parse_args()
     try:
         if a.tool in MODULES:
             __import__(MODULES[a.tool])
-        out = TOOLS[a.tool](a.file, a.limit)
+        if a.tool == "kubewire-api":
+            out = kubewire_api(a.file, a.limit, a.payload_bytes)
+        else:
+            out = TOOLS[a.tool](a.file, a.limit)
     except ImportError as e:
         print(json.dumps({"missing": f"not installed: {e}"}))
         return 3
