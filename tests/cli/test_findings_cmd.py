@@ -109,9 +109,10 @@ def test_findings_csv(caps: dict[str, Path], tmp_path: Path,
 def test_fail_on_exit_codes(caps: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     full = str(caps["full"])
     assert _run(["findings", full, "-q", "--fail-on", "critical"], capsys)[0] == EXIT_FINDINGS
-    assert _run(["findings", str(caps["readonly"]), "-q", "--fail-on", "high"],
+    # the read-only capture: anonymous /pods served (high) and the read-only port (medium)
+    assert _run(["findings", str(caps["readonly"]), "-q", "--fail-on", "critical"],
                 capsys)[0] == EXIT_OK
-    code, out, err = _run(["findings", str(caps["readonly"]), "-q", "--fail-on", "MEDIUM"], capsys)
+    code, out, err = _run(["findings", str(caps["readonly"]), "-q", "--fail-on", "HIGH"], capsys)
     assert code == EXIT_FINDINGS and out == "" and err == ""
 
 
@@ -121,7 +122,8 @@ def test_baseline_suppresses_but_keeps(caps: dict[str, Path], tmp_path: Path,
     base.write_text(
         "- id: PLAINTEXT_APISERVER\n  subject: '*'\n  reason: lab cluster, ticket SEC-1\n"
         "- id: CREDENTIALS_IN_PLAINTEXT\n  subject: 10.244.1.5 -> 10.0.0.1:8080\n"
-        "  reason: lab token\n")
+        "  reason: lab token\n"
+        "- id: ANONYMOUS_API_ACCESS\n  subject: '* -> *:10255'\n  reason: read-only port scrape\n")
     out_file = tmp_path / "f.json"
     code, out, _ = _run(["findings", str(caps["full"]), "--baseline", str(base), "--fail-on",
                          "high", "-o", str(out_file)], capsys)
@@ -130,7 +132,8 @@ def test_baseline_suppresses_but_keeps(caps: dict[str, Path], tmp_path: Path,
     assert doc["PLAINTEXT_APISERVER"]["suppressed"] is True
     assert doc["PLAINTEXT_APISERVER"]["suppress_reason"] == "lab cluster, ticket SEC-1"
     assert doc["KUBELET_READONLY_PORT"]["suppressed"] is False
-    assert "suppressed: lab cluster, ticket SEC-1" in out and "2 suppressed" in out
+    assert "suppressed: lab cluster, ticket SEC-1" in out and "3 suppressed" in out
+    assert doc["ANONYMOUS_API_ACCESS"]["suppress_reason"] == "read-only port scrape"
     assert _run(["findings", str(caps["full"]), "-q", "--baseline", str(base), "--fail-on",
                  "medium"], capsys)[0] == EXIT_FINDINGS
 
@@ -173,3 +176,13 @@ def test_console_script_exit_code(caps: dict[str, Path]) -> None:
     out = subprocess.run([str(exe), "findings", str(caps["full"]), "-q", "--fail-on", "high"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == EXIT_FINDINGS and out.stdout == "" and out.stderr == ""
+
+
+def test_filters_narrow_the_findings(caps: dict[str, Path], tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / "f.json"
+    code, _, _ = _run(["findings", str(caps["full"]), "--path", "kubelet-readonly", "-q",
+                       "-o", str(out_file)], capsys)
+    assert code == EXIT_OK
+    ids = {d["id"] for d in json.loads(out_file.read_text())}
+    assert "KUBELET_READONLY_PORT" in ids and "PLAINTEXT_APISERVER" not in ids
