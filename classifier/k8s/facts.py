@@ -113,6 +113,8 @@ class FlowFacts:
     tunnel_proto: str | None
     payload_hint: str | None
     tunnelled: bool
+    tunnel_ends: tuple[str, ...] = ()
+    """Outer addresses of the overlay tunnel that carried the flow (the nodes' addresses)."""
     flags: set[str] = field(default_factory=set)
     local_signals: list[tuple[str, str, str]] | None = None
     """(side, role, evidence) of the phase-1 role signals this flow matched (set by signals)."""
@@ -241,6 +243,8 @@ def facts_from(row: Mapping[str, Any], http_rows: Iterable[Mapping[str, Any]] | 
         tunnel_proto=_s(row.get("tunnel_proto")),
         payload_hint=_s(row.get("payload_hint")),
         tunnelled=_s(row.get("tunnel")) is not None,
+        tunnel_ends=tuple(x for x in (_s(row.get("tunnel_orig_h")), _s(row.get("tunnel_resp_h")))
+                          if x is not None),
     )
     _set_flags(f)
     return f

@@ -119,6 +119,9 @@ DEFAULT_KUBERNETES_VIPS: Final = ("10.96.0.1", "10.0.0.1")
 10.0.0.0/24 default (first address of the range; pkg/kubeapiserver/options DefaultServiceIPCIDR,
 kubeadm DefaultServicesSubnet)."""
 DEFAULT_DNS_VIP: Final = "10.96.0.10"
+DEFAULT_POD_CIDRS: Final = ("10.244.0.0/16", "10.42.0.0/16")
+"""Common default pod networks: kubeadm docs / flannel `--pod-network-cidr=10.244.0.0/16`,
+k3s `--cluster-cidr` 10.42.0.0/16. Only a weak hint, used for addresses nothing else explains."""
 """kubeadm DefaultClusterDNSIP."""
 LEASE_INTERVAL_S: Final = 10.0
 """Kubelet node-lease renewal: 0.25 × nodeLeaseDurationSeconds (40 s) (pkg/kubelet/kubelet.go

@@ -8,6 +8,7 @@ the other end (e.g. SSH to :22 *from the apiserver*). Sources: k8s-signatures.md
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -125,6 +126,22 @@ def _proxy_kind(kind: str) -> Pred:
     return pred
 
 
+_DEFAULT_POD_NETS: Final = tuple(ipaddress.ip_network(n) for n in P.DEFAULT_POD_CIDRS)
+
+
+def _in_default_pod_cidr(side: Side) -> Pred:
+    def pred(f: FlowFacts, c: Context) -> bool:
+        ip = f.orig_h if side == "client" else f.resp_h
+        if ip in c.book.claims or (c.inventory is not None and c.inventory.pod_cidrs):
+            return False
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(addr.version == n.version and addr in n for n in _DEFAULT_POD_NETS)
+    return pred
+
+
 def _ua(prefix: str) -> Pred:
     return lambda f, c: any(u.lower().startswith(prefix) for u in f.user_agents)
 
@@ -207,7 +224,16 @@ SIGNALS: Final[Sequence[Signal]] = (
            needs=F({"connect"}), when=_server_is("konnectivity-server"), phase=2),
     Signal("server", "node", 0.7, "SSH server reached from the apiserver", needs=F({"established"}),
            ports=F({P.SSH_PORT}), when=_client_is("apiserver"), phase=2),
+    Signal("client", "pod", 0.7, "inside a VXLAN/Geneve/IP-in-IP overlay", needs=F({"overlay"}),
+           when=lambda f, c: not c.book.has(f.orig_h, "node"), phase=2),
+    Signal("server", "pod", 0.7, "inside a VXLAN/Geneve/IP-in-IP overlay", needs=F({"overlay"}),
+           when=lambda f, c: not c.book.has(f.resp_h, "node") and not c.book.has(f.resp_h, "dns"),
+           phase=2),
     # --- phase 3: only for addresses nothing else explains ------------------------------------
+    Signal("client", "pod", 0.45, "address in a default pod CIDR (10.244.0.0/16, 10.42.0.0/16)",
+           when=_in_default_pod_cidr("client"), phase=3),
+    Signal("server", "pod", 0.45, "address in a default pod CIDR (10.244.0.0/16, 10.42.0.0/16)",
+           when=_in_default_pod_cidr("server"), phase=3),
     Signal("client", "client", 0.8, "calls the apiserver from outside the inventory",
            when=_all(_server_is("apiserver", "service-vip"), _outside_inventory,
                      lambda f, c: f.orig_h not in c.book.claims), phase=3),

@@ -69,7 +69,8 @@ FLOW_FACT_COLUMNS: Final = (
     "server_cert_sans", "server_cert_self_signed", "client_cert_requested",
     "client_cert_presented", "client_cert_subject", "tunnel_proto", "payload_hint", "tunnel",
     "http_method", "http_path", "http_query", "http_host", "http_user_agent", "http_status",
-    "http_upgrade", "http_stream_protocol", "http_forwarded_uri", "auth_kind",
+    "http_upgrade", "http_stream_protocol", "http_forwarded_uri", "auth_kind", "tunnel_orig_h",
+    "tunnel_resp_h",
     "k8s_status_reason", "grpc_method", "connect_target")
 """The flow columns tagging reads (FlowFacts); the rest are never converted."""
 HTTP_FACT_COLUMNS: Final = (
@@ -111,6 +112,9 @@ def infer_roles(facts: Sequence[FlowFacts], inventory: Inventory | None) -> tupl
         if not book.has(ip, "service-vip"):
             book.add(ip, "service-vip", 0.9, "`kubernetes` service VIP", name="default/kubernetes")
     apply_signals(facts, ctx, phase=1)
+    for f in facts:  # VXLAN/Geneve/IP-in-IP between nodes: the outer ends are the nodes
+        for ip in f.tunnel_ends:
+            book.add(ip, "node", 0.55, "overlay tunnel endpoint")
     apply_signals(facts, ctx, phase=2)
     apply_signals(facts, ctx, phase=3)
     return book, ctx

@@ -238,3 +238,47 @@ def test_rule_table_is_well_formed() -> None:
     assert RULES[-1].path == "other"
     assert {r.path for r in RULES} == set(PATHS)
     assert all(0 < r.confidence <= 1 for r in RULES)
+
+
+def test_overlay_and_default_pod_cidr_hints() -> None:
+    """Without an inventory: overlay inner ends are pods, outer ends nodes; 10.244/16 is a weak
+    pod hint that never makes a control-plane path by itself."""
+    rows = [
+        http("10.244.1.3", "10.244.2.3", 8080, uid="vx", tunnel="vxlan", tunnel_orig_h=W1,
+             tunnel_resp_h=W2, tunnel_id=1),
+        tls(W1, CP, 6443, uid="lease"),
+        tls("10.244.1.2", CP, 6443, uid="pod_api"),
+        http("10.244.7.7", "10.244.7.8", 9000, uid="plain"),
+    ]
+    out = _tag(rows)
+    assert (out.loc["vx", "client_role"], out.loc["vx", "server_role"]) == ("pod", "pod")
+    assert (out.loc["lease", "client_role"], out.loc["lease", "path"]) == ("node", "node-to-apiserver")
+    assert out.loc["pod_api", "path"] == "pod-to-apiserver"
+    assert out.loc["pod_api", "path_confidence"] <= 0.45
+    assert out.loc["plain", "path"] == "other"
+
+
+def test_pod_side_capture_vips_keep_inventory_roles(tmp_path: Path) -> None:
+    inv_file = FIX / "cluster.json"
+    inv = load_inventory([str(inv_file)])
+    rows = [
+        flow(POD, "10.96.0.10", 53, uid="dns", proto="udp", app_proto="dns"),
+        http(POD, "10.96.12.34", 80, uid="web"),
+        tls(POD, "10.96.0.1", 443, uid="api"),
+    ]
+    out = _tag(rows, inv)
+    assert out.loc["dns", "server_role"] == "dns" and out.loc["dns", "server_name"] == "kube-system/kube-dns"
+    assert out.loc["web", "server_role"] == "service-vip" and out.loc["web", "path"] == "other"
+    assert (out.loc["api", "server_role"], out.loc["api", "path"]) == ("service-vip", "pod-to-apiserver")
+
+
+def test_connect_tunnel_headers_describe_the_far_end() -> None:
+    """A plaintext CONNECT to the konnectivity server whose tunnelled request is a node-proxy
+    call: the server is the konnectivity server, not the proxied node."""
+    row = flow("127.0.0.1", "127.0.0.1", 8090, uid="c", app_proto="connect", http_method="CONNECT",
+               connect_target="192.168.56.12:10255", tunnel_proto="http",
+               http_forwarded_uri="/api/v1/nodes/worker2:10255/proxy/pods")
+    out = _tag([row]).loc["c"]
+    assert (out["path"], out["client_role"], out["server_role"]) == \
+        ("konnectivity", "apiserver", "konnectivity-server")
+    assert out["plaintext"] and out["auth"] == "none"
