@@ -25,7 +25,7 @@ from classifier.cli.common import (
 )
 from classifier.forensics.filters import FlowFilter
 from classifier.rules.base import Severity
-from classifier.rules.diff import Diff, diff
+from classifier.rules.diff import Diff
 from classifier.rules.export import write_findings
 
 SEVERITIES = [s.value for s in Severity]
@@ -162,7 +162,7 @@ def diff_cmd(a: str, b: str, inventory: tuple[str, ...], baseline: str | None,
     inv = list(inventory) or None
     ra = api.analyze(_inputs(a), inv, baseline=baseline)
     rb = api.analyze(_inputs(b), inv, baseline=baseline)
-    d = diff(ra.findings, ra.flows, rb.findings, rb.flows)
+    d = api.diff(ra, rb)
     if output is not None:
         doc = {"a": _side(a, ra), "b": _side(b, rb), **d.to_dict()}
         try:
