@@ -282,3 +282,19 @@ def test_connect_tunnel_headers_describe_the_far_end() -> None:
     assert (out["path"], out["client_role"], out["server_role"]) == \
         ("konnectivity", "apiserver", "konnectivity-server")
     assert out["plaintext"] and out["auth"] == "none"
+
+
+@pytest.mark.parametrize(("interval", "duration", "role"), [
+    (10.0, 300.0, "node"),      # kubelet lease renewals every 10 s on a long TLS 1.3 flow
+    (9.1, 120.0, "node"),
+    (30.0, 300.0, "client"),    # another cadence: nothing says node
+    (10.0, 12.0, "client"),     # too short to tell
+])
+def test_lease_cadence_marks_nodes(interval: float, duration: float, role: str) -> None:
+    rows = [tls("172.20.0.5", CP, 6443, uid="c", duration=duration, orig_burst_interval=interval),
+            _tls12(W1, CP, 6443, None, uid="cert", **APISERVER_CERT)]
+    out = _tag(rows)
+    assert out.loc["c", "client_role"] == role
+    assert out.loc["c", "path"] == ("node-to-apiserver" if role == "node" else "client-to-apiserver")
+    if role == "node":
+        assert "lease cadence" in out.loc["c", "path_evidence"]
