@@ -78,7 +78,7 @@ def start_servers(x: Ctx) -> None:
                          plaintext=plain, findings=tuple(pf), count=None,
                          tls=None if plain else "TLSv1.3",
                          auth="none" if plain else "unknown")
-            e.t0, e.t1 = 0, time.time() + 3600
+            e.span_run()
             r.expects.append(e)
     else:
         ips = ["127.0.0.1"] + ([c.IP[c.CP]] if sc.etcd == "stacked-exposed-plain" else [])
@@ -94,7 +94,7 @@ def start_servers(x: Ctx) -> None:
                      cert=True, op="storage", loopback=loop, client_ip=etcd["src_ip"],
                      server_ip=etcd["ip"], auth="none" if plain else None,
                      findings=("PLAINTEXT_ETCD", "UNAUTH_ETCD") if plain else ())
-        e.t0, e.t1 = 0, time.time() + 3600
+        e.span_run()
         r.expects.append(e)
     for log in ((c.E1, c.E2) if sc.etcd.startswith("external") else ("etcd-cp",)):
         # the apiserver's storage client binds a fixed port: dial only once etcd listens

@@ -59,6 +59,11 @@ class Expect:
     optional: bool = False  # may legitimately not happen (self-dials of etcd's gateway)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def span_run(self) -> Expect:
+        """Match in the whole run (peers, long-lived streams, the storage connection)."""
+        self.t0, self.t1 = 0.0, float("inf")
+        return self
+
 
 @dataclass(frozen=True, slots=True)
 class Seen:

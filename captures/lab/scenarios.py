@@ -7,7 +7,6 @@ reasoning written down in captures/README.md ("Findings: how each label was deci
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,9 +183,3 @@ _add(Scenario(
     {"min": "1.2", "max": "1.3"}, ("core", "konnectivity", "kubectl", "streams"),
     (Point("", "ethernet-ns", "bridge"),), etcd="stacked-tls", duration=30, egress=True,
     kubelet={"anonymous": False, "authz": "Webhook", "readonly": True}))
-
-
-def stamp_all(expects: list[Expect]) -> None:
-    """Whole-run window for expects that span the run (etcd peers, long-lived streams)."""
-    for e in expects:
-        e.t0, e.t1 = 0.0, time.time() + 3600
