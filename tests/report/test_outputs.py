@@ -167,3 +167,15 @@ def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
     cell = pd.read_csv(out["flows.csv"])["http_path"][0]
     assert cell == "'=HYPERLINK(\"x\")"
     assert pd.read_parquet(out["flows.parquet"])["http_path"][0] == "=HYPERLINK(\"x\")"
+
+
+def test_same_input_same_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With SOURCE_DATE_EPOCH fixed, every file is byte-identical across runs."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1793000000")
+    a = write_outputs(make_result(), tmp_path / "a", fmt="md")
+    b = write_outputs(make_result(), tmp_path / "b", fmt="md")
+    differ = [n for n in a if n != "flows.parquet" and a[n].read_bytes() != b[n].read_bytes()]
+    assert differ == []
+    assert "2026-10-26T" in a["report.html"].read_text()  # the fixed generation time
+    pd.testing.assert_frame_equal(pd.read_parquet(a["flows.parquet"]),
+                                  pd.read_parquet(b["flows.parquet"]))
