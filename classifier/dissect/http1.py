@@ -68,13 +68,16 @@ class Message:
     body: bytes = b""
     end: int | None = None
     """Offset just past the message; None when the body runs past the captured bytes."""
+    _first: dict[str, str] | None = None
 
     def get(self, name: str) -> str | None:
         """First value of a header (lower-case name)."""
-        for k, v in self.headers:
-            if k == name:
-                return v
-        return None
+        first = self._first
+        if first is None:
+            first = self._first = {}
+            for k, v in self.headers:
+                first.setdefault(k, v)
+        return first.get(name)
 
     def all(self, name: str) -> list[str]:
         """Every value of a header, in order."""
@@ -270,12 +273,13 @@ def credentials(req: Message) -> list[tuple[str, str]]:
     """A request → [(kind, fingerprint)] of every credential it carries (never the values)."""
     out: list[tuple[str, str]] = []
     for name in CREDENTIAL_HEADERS:
-        for value in req.all(name):
-            out.append(secrets.classify(name, value))
+        if req.get(name) is not None:
+            out.extend(secrets.classify(name, value) for value in req.all(name))
     out.extend(secrets.redact_target(req.first[1])[2])
-    for value in req.all("sec-websocket-protocol"):
-        _, wfps = secrets.redact_stream_protocols(value)
-        out.extend(("bearer", fp) for fp in wfps)
+    if req.get("sec-websocket-protocol") is not None:
+        for value in req.all("sec-websocket-protocol"):
+            _, wfps = secrets.redact_stream_protocols(value)
+            out.extend(("bearer", fp) for fp in wfps)
     return out
 
 

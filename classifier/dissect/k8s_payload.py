@@ -21,7 +21,11 @@ HINTS: Final = (
 
 def hints(*chunks: bytes | bytearray) -> list[str]:
     """Plaintext byte chunks → hint names found in any of them, in HINTS order."""
-    return [name for name, magic in HINTS if any(magic in c for c in chunks)]
+    found: list[str] = []
+    for c in chunks:
+        if c:
+            found.extend(name for name, magic in HINTS if magic in c and name not in found)
+    return [name for name, _ in HINTS if name in found]
 
 
 def join(found: list[str]) -> str | None:

@@ -108,8 +108,20 @@ def scan(data: bytes) -> Direction:
     """One direction's bytes → Direction, read up to the first encrypted record (CCS or
     application data); raises Malformed when the bytes are not TLS records."""
     d = Direction()
-    pos = 0
-    while pos < len(data):
+    pos, n = 0, len(data)
+    while pos < n:
+        if n - pos >= 5 and data[pos] == HANDSHAKE and data[pos + 1] == 3 and data[pos + 2] <= 4:
+            # fast path for the common record (same checks as parse_record)
+            length = (data[pos + 3] << 8) | data[pos + 4]
+            if length > MAX_RECORD:
+                raise Malformed("tls_record_too_long")
+            if n - pos < 5 + length:
+                d.truncated = True
+                break
+            d.hs += data[pos + 5:pos + 5 + length]
+            d.records += 1
+            pos += 5 + length
+            continue
         rec = parse_record(data, pos)
         if rec is None:
             d.truncated = True
