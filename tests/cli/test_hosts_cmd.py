@@ -100,3 +100,20 @@ def test_bad_inventory_is_a_user_error(capsys: pytest.CaptureFixture[str], tmp_p
     code, _, err = _run(["hosts", str(ROOT / "README.md"), "--inventory", str(inv)], capsys)
     assert code == 2
     assert f"{inv}: items[0].status.addresses: expected a list" in err
+
+
+LAB = ROOT / "captures" / "cluster-tls12.pcap"
+
+
+@pytest.mark.skipif(not LAB.exists(), reason="lab captures not generated")
+def test_end_to_end_on_a_lab_capture(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "hosts.json"
+    code, _, err = _run(["hosts", str(LAB), "--inventory", str(LAB.with_name("cluster-tls12.inventory.json")),
+                         "-o", str(out)], capsys)
+    assert code == 0, err
+    rows = {r["ip"]: r for r in json.loads(out.read_text())}
+    assert (rows["192.168.10.10"]["role"], rows["192.168.10.10"]["name"]) == ("apiserver", "cp-1")
+    assert rows["192.168.10.11"]["role"] == "node" and rows["192.168.10.11"]["source"] == "both"
+    assert rows["10.244.2.2"]["role"] == "dns"
+    code, _, _ = _run(["hosts", str(LAB), "--path", "ssh-tunnel", "-q"], capsys)
+    assert code == 0
