@@ -72,22 +72,20 @@ class Result:
 
     def summary(self) -> dict[str, Any]:
         """The result → a JSON-ready dict of counts per path and finding, accounting, inputs."""
-        paths = self.flows["path"].value_counts(dropna=False)
+        paths = self.flows["path"].astype("string").fillna("untagged").value_counts()
         sev = self.findings[~self.findings["suppressed"].fillna(False).astype(bool)]
         return {
             "kubewire_version": self.version,
             "flows": len(self.flows),
-            "paths": {str(k): int(v) for k, v in paths.items()},
+            "paths": {str(k): int(v) for k, v in paths.items() if v},
             "findings": {str(k): int(v) for k, v in sev["id"].value_counts().items()},
             "findings_by_severity": {
                 str(k): int(v) for k, v in sev["severity"].value_counts().items() if v
             },
             "suppressed_findings": int(self.findings["suppressed"].fillna(False).sum()),
             "packets": self.packet_totals(),
-            "skipped": {
-                str(r.reason): int(r.packets)
-                for r in self.stats[self.stats["outcome"] != "decoded"].itertuples()
-            },
+            "skipped": self._reasons("skipped"),
+            "out_of_scope": self._reasons("out_of_scope"),
             "inputs": [
                 {
                     "capture": r.capture, "format": r.format, "size": int(r.size),
@@ -99,6 +97,12 @@ class Result:
             ],
             "filters": self.filters,
         }
+
+    def _reasons(self, outcome: str) -> dict[str, int]:
+        """Packet accounting → {reason: packets} for one outcome, summed over every capture."""
+        rows = self.stats[self.stats["outcome"].astype(str) == outcome]
+        by = rows.groupby(rows["reason"].astype("string").fillna(""))["packets"].sum()
+        return {str(k): int(v) for k, v in sorted(by.items()) if v}
 
     def __repr__(self) -> str:
         t = self.packet_totals()

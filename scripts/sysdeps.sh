@@ -15,6 +15,8 @@ have ssh        || need+=(openssh-client)
 have kubectl    || need+=(kubernetes-client)
 have ip         || need+=(iproute2)
 have curl       || need+=(curl)
+have nft        || need+=(nftables)
+have dig        || need+=(dnsutils)
 have openssl    || need+=(openssl)
 have mergecap   || need+=(wireshark-common)
 [ ${#need[@]} -eq 0 ] && exit 0

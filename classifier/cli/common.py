@@ -22,7 +22,8 @@ EXIT_INTERNAL = 3
 def run_guarded(group: click.Group, argv: list[str] | None) -> int:
     """Run the click group → an exit code; KubewireError becomes one clear line on stderr."""
     try:
-        group.main(args=argv, prog_name="kubewire", standalone_mode=False)
+        # click >= 8.2 returns ctx.exit(code) values instead of raising in non-standalone mode
+        rv = group.main(args=argv, prog_name="kubewire", standalone_mode=False)
     except KubewireError as exc:
         click.echo(f"kubewire: error: {exc}", err=True)
         return exc.exit_code
@@ -39,6 +40,8 @@ def run_guarded(group: click.Group, argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         click.echo("kubewire: interrupted", err=True)
         return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except Exception as exc:  # last resort: a bug, reported in one line
         logging.getLogger("kubewire").debug("internal error", exc_info=True)
         click.echo(f"kubewire: internal error: {type(exc).__name__}: {exc} "
@@ -46,7 +49,7 @@ def run_guarded(group: click.Group, argv: list[str] | None) -> int:
         if _debug():
             raise
         return EXIT_INTERNAL
-    return EXIT_OK
+    return rv if isinstance(rv, int) else EXIT_OK
 
 
 def _debug() -> bool:

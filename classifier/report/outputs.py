@@ -23,7 +23,7 @@ from classifier.report.graph import plot_graph
 from classifier.report.html import render_html
 from classifier.report.markdown import render_markdown
 from classifier.report.report_data import build_report_data, generated_at
-from classifier.report.style import UNTAGGED, path_rank
+from classifier.report.style import path_rank
 from classifier.report.tables import jsonable, time_range
 from classifier.report.timeline import plot_timeline
 from classifier.report.topology import build_topology
@@ -114,14 +114,7 @@ def summary_dict(result: Any, *, outputs: list[str], generated: str,
                  graph_note: str = "") -> dict[str, Any]:
     """Result → summary.json: Result.summary() plus time range, hosts, outputs, generation."""
     out: dict[str, Any] = jsonable(result.summary())
-    # Result.summary() counts every category of the path column, zeros included, and keys
-    # skipped reasons without their capture (the last capture's count wins): recount both
-    paths = result.flows["path"].astype("string").fillna(UNTAGGED).value_counts()
-    out["paths"] = {str(k): int(v) for k, v in sorted(paths.items(),
-                                                      key=lambda kv: path_rank(str(kv[0])))}
-    stats = result.stats[result.stats["outcome"].astype(str) != "decoded"]
-    by_reason = stats.groupby(stats["reason"].astype("string").fillna(""))["packets"].sum()
-    out["skipped"] = {str(k): int(v) for k, v in sorted(by_reason.items()) if v}
+    out["paths"] = dict(sorted(out["paths"].items(), key=lambda kv: path_rank(str(kv[0]))))
     first, last = time_range(result)
     out.update({
         "kubewire_version": str(result.version),
