@@ -4,6 +4,7 @@ The public API lives in :mod:`classifier.api` and is re-exported here.
 """
 
 from classifier.api import (
+    Capture,
     Result,
     analyze,
     diff,
@@ -11,6 +12,7 @@ from classifier.api import (
     plot_graph,
     plot_timeline,
     proxy_chains,
+    read_capture,
     read_flows,
 )
 from classifier.errors import (
@@ -27,6 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BaselineError",
+    "Capture",
     "CaptureError",
     "FilterError",
     "FlowFilter",
@@ -41,5 +44,6 @@ __all__ = [
     "plot_graph",
     "plot_timeline",
     "proxy_chains",
+    "read_capture",
     "read_flows",
 ]

@@ -158,6 +158,45 @@ def _as_list(paths: PathArg | Sequence[PathArg]) -> list[str]:
     return [str(p) for p in paths]
 
 
+@dataclass(slots=True)
+class Capture:
+    """Flows and protocol facts of captures before any Kubernetes tagging (schema tables)."""
+
+    flows: pd.DataFrame
+    """Dissected flows (schema.FLOWS; tagging columns NA)."""
+    tls: pd.DataFrame
+    certificates: pd.DataFrame
+    http: pd.DataFrame
+    stats: pd.DataFrame
+    """Packet accounting (schema.STATS)."""
+    inputs: pd.DataFrame
+    """The capture files read (schema.INPUTS)."""
+
+
+def read_capture(
+    paths: PathArg | Sequence[PathArg],
+    *,
+    payload_bytes: int = 16384,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> Capture:
+    """Capture paths → dissected flows, tls/certificates/http tables and packet accounting.
+
+    Raises :class:`classifier.CaptureError` when an input cannot be read at all.
+    """
+    assembled = assemble(_as_list(paths), payload_bytes=payload_bytes, strict=strict,
+                         progress=progress)
+    dis = dissect(assembled.flows, strict=strict)
+    return Capture(
+        flows=schema.conform(dis.flows, schema.FLOWS),
+        tls=schema.conform(dis.tls, schema.TLS),
+        certificates=schema.conform(dis.certificates, schema.CERTIFICATES),
+        http=schema.conform(dis.http, schema.HTTP),
+        stats=schema.conform(assembled.stats, schema.STATS),
+        inputs=schema.conform(assembled.inputs, schema.INPUTS),
+    )
+
+
 def read_flows(
     paths: PathArg | Sequence[PathArg],
     *,
@@ -171,12 +210,12 @@ def read_flows(
     With ``dissected`` (default) the dissection columns are filled in too.
     Raises :class:`classifier.CaptureError` when an input cannot be read at all.
     """
+    if dissected:
+        return read_capture(paths, payload_bytes=payload_bytes, strict=strict,
+                            progress=progress).flows
     flows = assemble(_as_list(paths), payload_bytes=payload_bytes, strict=strict,
                      progress=progress)
-    frame = flows.flows
-    if dissected:
-        frame = dissect(frame, strict=strict).flows
-    return schema.conform(frame, schema.FLOWS)
+    return schema.conform(flows.flows, schema.FLOWS)
 
 
 def analyze(
