@@ -33,3 +33,7 @@ class BaselineError(KubewireError):
 
 class FilterError(KubewireError):
     """A --since/--until/--where/--host/--path filter cannot be understood."""
+
+
+class OutputError(KubewireError):
+    """An output file or folder cannot be written, or its format is not known."""

@@ -21,7 +21,7 @@ from classifier.cli.common import (
     quiet_option,
     stderr_is_tty,
 )
-from classifier.errors import KubewireError
+from classifier.errors import OutputError
 from classifier.forensics.filters import FlowFilter
 
 SUFFIXES = (".csv", ".parquet", ".jsonl")
@@ -30,9 +30,6 @@ BASE_COLUMNS = ("ts", "orig", "resp", "proto", "app_proto", "tls_version", "tls_
                 "history", "uid")
 TAG_COLUMNS = ("path", "client_role", "server_role", "auth")
 
-
-class OutputError(KubewireError):
-    """-o names a file kubewire cannot write."""
 
 
 @click.command("flows")

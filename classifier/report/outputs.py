@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 import pandas as pd
 
 from classifier import schema
-from classifier.errors import KubewireError
+from classifier.errors import OutputError
 from classifier.report.figures import png_bytes, root_figure, svg_bytes
 from classifier.report.graph import plot_graph
 from classifier.report.html import render_html
@@ -39,9 +39,6 @@ FIGURE_FILES: Final = ("graph.png", "graph.svg", "timeline.png")
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 """Cell prefixes spreadsheets evaluate as formulas (OWASP "CSV injection")."""
 
-
-class OutputError(KubewireError):
-    """The output folder cannot be created or written."""
 
 
 def output_names(fmt: ReportFormat = "html") -> list[str]:
