@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from classifier.k8s.inventory import Inventory
+from classifier.k8s.model import Inventory
 
 Role = Literal["apiserver", "node", "pod", "etcd", "konnectivity-server", "service-vip", "client",
                "dns", "unknown"]

@@ -15,7 +15,7 @@ from typing import Final, Literal
 
 from classifier.k8s import ports as P
 from classifier.k8s.facts import PROXY_URI, FlowFacts
-from classifier.k8s.inventory import Inventory
+from classifier.k8s.model import Inventory
 from classifier.k8s.roles import RoleBook
 
 Side = Literal["client", "server"]

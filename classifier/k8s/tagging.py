@@ -17,7 +17,7 @@ import pandas as pd
 from classifier import schema
 from classifier.k8s import ports as P
 from classifier.k8s.facts import FlowFacts, facts_from
-from classifier.k8s.inventory import Inventory
+from classifier.k8s.model import Inventory
 from classifier.k8s.operations import operation_of
 from classifier.k8s.paths import choose_path
 from classifier.k8s.roles import Claim, RoleBook, claims_from_inventory
