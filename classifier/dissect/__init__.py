@@ -77,6 +77,15 @@ def _sniffed_name(orig: bytes, resp: bytes) -> str:
     return d.name if d is not None else "unknown"
 
 
+def _base(flows: pd.DataFrame) -> pd.DataFrame:
+    """The FLOW_BASE part of the input, conformed (skipped when it already is: the common case)."""
+    names = schema.FLOW_BASE.names
+    if list(flows.columns[:len(names)]) == names and all(
+            str(flows[c].dtype) == t for c, t in schema.FLOW_BASE.dtypes.items()):
+        return flows[names].reset_index(drop=True)
+    return schema.conform(flows[[c for c in names if c in flows.columns]], schema.FLOW_BASE)
+
+
 def _dissect_rows(col: Collector, idents: Iterable[tuple[Any, ...]], origs: list[Any],
                   resps: list[Any], captures: list[Any], frames: list[Any],
                   reasons: Counter[str], strict: bool) -> None:
@@ -119,11 +128,8 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
     if reasons:
         log.info("dissect: %d flows, reasons: %s", n,
                  ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
-    base_cols = [c for c in schema.FLOW_BASE.names if c in flows.columns]
-    base = flows[base_cols].reset_index(drop=True)
-    out = pd.concat([base, col.flow_columns(conformed=False)], axis=1)
     return Dissection(
-        flows=schema.conform(out, schema.FLOW_BASE + schema.FLOW_DISSECT),
+        flows=pd.concat([_base(flows), col.flow_columns()], axis=1),
         tls=col.tls(),
         certificates=col.certificates(),
         http=col.http(),
