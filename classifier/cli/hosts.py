@@ -15,15 +15,11 @@ import pandas as pd
 
 from classifier import api, schema
 from classifier.cli.common import captures_argument, filter_options, inventory_option, quiet_option
-from classifier.errors import KubewireError
+from classifier.errors import OutputError
 from classifier.forensics.filters import FlowFilter
 
 SUFFIXES = (".csv", ".json", ".parquet")
 TERMINAL_COLUMNS = ("ip", "role", "name", "node", "confidence", "source", "flows", "bytes", "evidence")
-
-
-class OutputError(KubewireError):
-    """-o names a file kubewire cannot write."""
 
 
 @click.command("hosts")
