@@ -62,6 +62,8 @@ class Result:
     version: str = VERSION
     filters: dict[str, Any] = field(default_factory=dict)
     """The filters applied to this result (for the chain of custody)."""
+    rule_errors: dict[str, str] = field(default_factory=dict)
+    """Rules that raised instead of evaluating (rule id → error); empty when all ran."""
 
     def packet_totals(self) -> dict[str, int]:
         """Packet accounting → {'read', 'decoded', 'skipped', 'out_of_scope'}."""
@@ -96,6 +98,7 @@ class Result:
                 for r in self.inputs.itertuples()
             ],
             "filters": self.filters,
+            "rule_errors": self.rule_errors,
         }
 
     def _reasons(self, outcome: str) -> dict[str, int]:
@@ -256,6 +259,7 @@ def analyze(
         stats=schema.conform(assembled.stats, schema.STATS),
         inputs=schema.conform(assembled.inputs, schema.INPUTS),
         filters=applied,
+        rule_errors={str(k): str(v) for k, v in findings.attrs.get("rule_errors", {}).items()},
     )
 
 

@@ -71,12 +71,15 @@ def analyze_cmd(captures: tuple[str, ...], inventory: tuple[str, ...], baseline:
         result = api.analyze(list(captures), list(inventory) or None, baseline=baseline,
                              filters=None if flt.empty else flt, progress=progress)
     written = write_outputs(result, out, fmt="md" if fmt == "md" else "html", command=command)
+    for rule_id, err in sorted(result.rule_errors.items()):
+        click.echo(f"kubewire: warning: rule {rule_id} failed ({err}); its findings are missing",
+                   err=True)
     if not quiet:
         # 120 columns when piped (rich would assume 80 and wrap the tables)
         console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
         print_summary(console, result, written)
     if fail_on is not None and failing(result.findings, Severity(fail_on.lower())):
-        exit_findings()  # SystemExit(1): run_guarded drops click's Exit in non-standalone mode
+        exit_findings()
 
 
 def print_summary(console: Console, result: api.Result, written: dict[str, Path]) -> None:
