@@ -20,7 +20,7 @@ from rich.table import Table
 
 from classifier import api, schema
 from classifier.cli.common import captures_argument, filter_options, inventory_option, quiet_option
-from classifier.errors import KubewireError
+from classifier.errors import OutputError
 from classifier.forensics.filters import FlowFilter
 
 SUFFIXES = (".csv", ".json", ".parquet")
@@ -35,10 +35,6 @@ HTTP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("host", "HOST"), ("target", "URI"), ("status_code", "STATUS"), ("auth", "AUTH"),
     ("stream", "UPGRADE/STREAM"), ("k8s_status_reason", "K8S REASON"), ("uid", "UID"),
 )
-
-
-class OutputError(KubewireError):
-    """-o names a file kubewire cannot write."""
 
 
 def _options(f: Callable[..., Any]) -> Callable[..., Any]:
