@@ -135,7 +135,7 @@ def _is_ca(cert: x509.Certificate) -> bool | None:
 def _key(cert: x509.Certificate) -> tuple[str | None, int | None]:
     try:
         key = cert.public_key()
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         return None, None
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size

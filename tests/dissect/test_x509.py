@@ -62,3 +62,12 @@ def test_dn_to_rfc4514_matches_cryptography() -> None:
 def test_cache_returns_same_object() -> None:
     leaf, _ = kubelet_pair("cache-node")
     assert x509.parse(leaf) is x509.parse(bytes(leaf))
+
+
+def test_unknown_public_key_algorithm_parses_without_key_facts() -> None:
+    der, _ = make_cert("odd-key")
+    ec_oid = bytes.fromhex("06072a8648ce3d0201")  # id-ecPublicKey (RFC 5480)
+    assert der.count(ec_oid) == 1
+    info = x509.parse(der.replace(ec_oid, bytes.fromhex("06072a8648ce3d0263")))
+    assert info.common_name == "odd-key"
+    assert (info.key_type, info.key_bits) == (None, None)
