@@ -164,6 +164,13 @@ def assemble(
     time order with flows stitched across them; files that overlap in time are separate
     points, assembled independently and then merged by ``classifier.flows.merge.merge_points``.
     ``progress(bytes_done, bytes_total)`` is called as the files are read.
+
+    Payload policy: each direction keeps at most ``payload_bytes`` (plaintext HTTP, DNS,
+    unknown protocols, directions seen without their SYN). A TCP direction whose bytes from the
+    SYN on form a TLS record stream stops at the end of its first ChangeCipherSpec or
+    ApplicationData record: the dissectors read nothing beyond it (everything after is
+    encrypted), so the prefix shrinks to the handshake without changing any dissection.
+    Gaps up to ``payload_bytes`` still count toward ``missed_bytes``.
     Raises CaptureError for a missing/unreadable/non-capture input; with ``strict`` raises
     MalformedPacketError at the first damaged record.
     """

@@ -27,6 +27,10 @@ LETTERS: Final = "SHADFRT"
 L_S, L_H, L_A, L_D, L_F, L_R, L_T = 0, 1, 2, 3, 4, 5, 6
 # counters (ctr array slots)
 C_CONTRIB, C_FILEEV, C_BURST, C_FLOWS, C_HT = 0, 1, 2, 3, 4
+# per-direction TLS record walk (payload early stop), RFC 8446 §5.1 / RFC 5246 §6.2.1
+TLS_UNDECIDED, TLS_WALKING, TLS_DONE, TLS_NO = 0, 1, 2, 3
+TLS_MAX_RECORD: Final = 2**14 + 2048
+"""TLSCiphertext.length limit (RFC 5246 §6.2.3), as classifier.dissect.tls checks it."""
 BURST_GAP_NS: Final = 1_000_000_000
 """Originator payload packets more than 1 s apart start a new burst (cadence inference)."""
 MAX_INTERVALS: Final = 256
@@ -59,16 +63,55 @@ def _letter(hist: np.ndarray, hist_n: np.ndarray, seen: np.ndarray, f: int, lett
             hist_n[f] += 1
 
 
+@njit(cache=True, inline="always")
+def _tls_walk(buf: np.ndarray, base: int, rel: int, cap: int, old_contig: int, limit: int,
+              f: int, d: int, st: np.ndarray, nxt: np.ndarray, hdr: np.ndarray,
+              keep: np.ndarray) -> None:
+    """Walks the TLS record headers in a direction's new in-order bytes buf[base:base+cap]
+    (stream offsets rel..rel+cap, of which old_contig.. are new). At the first complete
+    ChangeCipherSpec or ApplicationData record sets keep = its end (TLS_DONE); anything that
+    is not a clean in-order record stream sets TLS_NO (the plain cap applies)."""
+    if rel > old_contig:
+        st[f, d] = TLS_NO  # out of order: cannot walk without the missing bytes
+        return
+    end = rel + cap
+    while True:
+        q = nxt[f, d]
+        if q + 5 > limit:
+            st[f, d] = TLS_NO  # beyond the window: the cap decides
+            return
+        if q + 5 > end:
+            # header continues in the next segment: stash its first bytes
+            for p in range(max(q, old_contig), end):
+                hdr[f, d, p - q] = buf[base + p - rel]
+            return
+        for j in range(5):
+            if q + j >= old_contig:
+                hdr[f, d, j] = buf[base + q + j - rel]
+        ctype = hdr[f, d, 0]
+        length = (np.int64(hdr[f, d, 3]) << 8) | np.int64(hdr[f, d, 4])
+        if ctype < 20 or ctype > 24 or hdr[f, d, 1] != 3 or hdr[f, d, 2] > 4 or (
+                length > TLS_MAX_RECORD):
+            st[f, d] = TLS_NO
+            return
+        if ctype == 20 or ctype == 23:
+            keep[f, d] = min(keep[f, d], q + 5 + length)
+            st[f, d] = TLS_DONE
+            return
+        nxt[f, d] = q + 5 + length
+
+
 @njit(cache=True, nogil=True)
 def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags, seq,  # type: ignore[no-untyped-def]
-          pay_len, pay_cap, ip_bytes, vlan1, vlan2, tun_kind, tun_src_hi, tun_src_lo,
+          pay_off, pay_len, pay_cap, ip_bytes, vlan1, vlan2, tun_kind, tun_src_hi, tun_src_lo,
           tun_dst_hi, tun_dst_lo, tun_id, file_idx, start, payload_bytes, udp_timeout,
           ht_keys, ht_val, ht_n, ctr,
           f_slot, f_ord, f_orig_a, f_guessed, f_first_ts, f_last_ts, f_first_frame,
           f_first_file, f_last_frame, f_last_file, f_pkts, f_bytes, f_ipbytes, f_state,
           f_isn, f_ref_seq, f_ref_rel, f_has_ref, f_min_rel, f_max_end, f_contig,
           f_hist, f_hist_n, f_seen, f_last_pay, f_burst_start, f_nint, f_tun,
-          pkt_flow, c_pkt, c_flow, c_dir, c_rel, c_skip, c_len, fe_flow, fe_file,
+          f_tls_st, f_tls_next, f_tls_hdr, f_keep, buf,
+          pkt_flow, c_pkt, c_flow, c_dir, c_rel, c_skip, c_len, c_copy, fe_flow, fe_file,
           b_flow, b_val):
     """Packets[start:] → flow state updates; returns the index reached (early when full)."""
     n = reason.shape[0]
@@ -168,6 +211,9 @@ def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags
                 f_min_rel[f, dd] = 0
                 f_max_end[f, dd] = 0
                 f_contig[f, dd] = 0
+                f_tls_st[f, dd] = TLS_UNDECIDED
+                f_tls_next[f, dd] = 0
+                f_keep[f, dd] = payload_bytes
             f_hist_n[f] = 0
             f_seen[f] = 0
             f_last_pay[f] = -1
@@ -249,10 +295,20 @@ def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags
             if plen > 0:
                 _letter(f_hist, f_hist_n, f_seen, f, L_D, d)  # Zeek's UDP history: Dd
         # --- payload prefix contributions (copied by the caller while the buffer is live)
+        # Every segment in the window is listed (gaps count toward missed_bytes), but bytes
+        # are copied only below the direction's keep (see _tls_walk).
         if cap > 0 and rel < payload_bytes and rel + cap > -payload_bytes:
             if not (rel >= 0 and rel + cap <= f_contig[f, d]):
                 lo = max(rel, -payload_bytes)
                 hi = min(rel + cap, payload_bytes)
+                old_contig = f_contig[f, d]
+                if r == 0 and f_tls_st[f, d] <= TLS_WALKING:
+                    if f_tls_st[f, d] == TLS_UNDECIDED:
+                        # a record stream can only be walked from the SYN's next byte
+                        f_tls_st[f, d] = TLS_WALKING if f_isn[f, d] >= 0 and rel <= 0 else TLS_NO
+                    if f_tls_st[f, d] == TLS_WALKING:
+                        _tls_walk(buf, pay_off[i], rel, cap, old_contig, payload_bytes, f, d,
+                                  f_tls_st, f_tls_next, f_tls_hdr, f_keep)
                 k = ctr[C_CONTRIB]
                 c_pkt[k] = i
                 c_flow[k] = f
@@ -260,8 +316,9 @@ def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags
                 c_rel[k] = lo
                 c_skip[k] = lo - rel
                 c_len[k] = hi - lo
+                c_copy[k] = max(0, min(hi, f_keep[f, d]) - lo)
                 ctr[C_CONTRIB] += 1
-                if rel <= f_contig[f, d] and f_contig[f, d] < hi:
+                if rel <= old_contig and old_contig < hi:
                     f_contig[f, d] = hi
         # --- originator payload bursts
         if d == 0 and plen > 0:

@@ -24,13 +24,14 @@ def copy_segments(buf, pay_off, c_pkt, c_skip, c_len, arena, arena_pos):  # type
 
 
 @njit(cache=True, nogil=True)
-def reassemble(order, s_flow, s_dir, s_rel, s_off, s_len, arena, base_known, limit,  # type: ignore[no-untyped-def]
+def reassemble(order, s_flow, s_dir, s_rel, s_off, s_len, arena, base_known, keep, limit,  # type: ignore[no-untyped-def]
                out, out_start, out_len, missed):
     """Segments sorted by (flow, dir, rel, arrival) → contiguous prefixes written to ``out``.
 
     ``out_start/out_len/missed`` are indexed by flow*2+dir. ``base_known[flow*2+dir]`` says the
     sequence origin is the SYN (prefix starts at 0); otherwise at the lowest offset seen.
-    Returns bytes used in ``out``.
+    Bytes are kept only below ``keep[flow*2+dir]`` (segments were copied into the arena only
+    that far); gaps up to ``limit`` still count as missed. Returns bytes used in ``out``.
     """
     pos = 0
     m = order.shape[0]
@@ -44,6 +45,7 @@ def reassemble(order, s_flow, s_dir, s_rel, s_off, s_len, arena, base_known, lim
         fd = f * 2 + d
         start = 0 if base_known[fd] else s_rel[order[g0]]
         stop = start + limit
+        kp = max(keep[fd], start)
         end = start
         open_ = True
         gaps = 0
@@ -59,12 +61,13 @@ def reassemble(order, s_flow, s_dir, s_rel, s_off, s_len, arena, base_known, lim
                 open_ = False
             lo = max(rel, end)
             hi = min(rel + ln, stop)
-            if open_ and hi > lo:
-                out[pos + lo - start:pos + hi - start] = arena[s_off[s] + lo - rel:s_off[s] + hi - rel]
+            hk = min(hi, kp)
+            if open_ and hk > lo:
+                out[pos + lo - start:pos + hk - start] = arena[s_off[s] + lo - rel:s_off[s] + hk - rel]
             if hi > end:
                 end = hi
                 if open_:
-                    out_len[fd] = end - start
+                    out_len[fd] = min(end, kp) - start
         missed[fd] = gaps
         pos += out_len[fd]
     return pos

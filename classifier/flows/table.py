@@ -25,7 +25,8 @@ _FLOW_FIELDS: dict[str, tuple[type, tuple[int, ...]]] = {
     "min_rel": (np.int64, (2,)), "max_end": (np.int64, (2,)), "contig": (np.int64, (2,)),
     "hist": (np.uint8, (K.HL,)), "hist_n": (np.int64, ()), "seen": (np.uint32, ()),
     "last_pay": (np.int64, ()), "burst_start": (np.int64, ()), "nint": (np.int64, ()),
-    "tun": (np.uint64, (5,)),
+    "tun": (np.uint64, (5,)), "tls_st": (np.uint8, (2,)), "tls_next": (np.int64, (2,)),
+    "tls_hdr": (np.uint8, (2, 5)), "keep": (np.int64, (2,)),
 }
 
 
@@ -107,7 +108,7 @@ class FlowTable:
         """One decoded batch (its chunk buffer still live) → per-packet flow index (-1 = none)."""
         n = pk.reason.shape[0]
         pkt_flow = np.empty(n, np.int64)
-        c = [np.empty(n, np.int64) for _ in range(6)]
+        c = [np.empty(n, np.int64) for _ in range(7)]
         fe_flow, fe_file = np.empty(n, np.int64), np.empty(n, np.int64)
         b_flow, b_val = np.empty(n, np.int64), np.empty(n, np.int64)
         self.ctr[K.C_CONTRIB] = self.ctr[K.C_FILEEV] = self.ctr[K.C_BURST] = 0
@@ -116,7 +117,7 @@ class FlowTable:
         while True:
             i = K.track(
                 pk.reason, ts, frame, pk.src_hi, pk.src_lo, pk.dst_hi, pk.dst_lo, pk.sport,
-                pk.dport, pk.flags, pk.seq, pk.pay_len, pk.pay_cap, pk.ip_bytes, pk.vlan1,
+                pk.dport, pk.flags, pk.seq, pk.pay_off, pk.pay_len, pk.pay_cap, pk.ip_bytes, pk.vlan1,
                 pk.vlan2, pk.tun_kind, pk.tun_src_hi, pk.tun_src_lo, pk.tun_dst_hi,
                 pk.tun_dst_lo, pk.tun_id, file_idx, i, self.payload_bytes, self.udp_timeout,
                 self.ht_keys, self.ht_val, self.ht_n, self.ctr,
@@ -125,7 +126,9 @@ class FlowTable:
                 f["bytes"], f["ipbytes"], f["state"], f["isn"], f["ref_seq"], f["ref_rel"],
                 f["has_ref"], f["min_rel"], f["max_end"], f["contig"], f["hist"],
                 f["hist_n"], f["seen"], f["last_pay"], f["burst_start"], f["nint"], f["tun"],
-                pkt_flow, c[0], c[1], c[2], c[3], c[4], c[5], fe_flow, fe_file, b_flow, b_val)
+                f["tls_st"], f["tls_next"], f["tls_hdr"], f["keep"], buf,
+                pkt_flow, c[0], c[1], c[2], c[3], c[4], c[5], c[6], fe_flow, fe_file, b_flow,
+                b_val)
             if i >= n:
                 break
             if self.ctr[K.C_FLOWS] >= f["slot"].shape[0]:
@@ -135,14 +138,14 @@ class FlowTable:
                 self._grow_ht()
         nc = int(self.ctr[K.C_CONTRIB])
         if nc:
-            c_pkt, c_flow, c_dir, c_rel, c_skip, c_len = (a[:nc] for a in c)
-            need = int(c_len.sum())
+            c_pkt, c_flow, c_dir, c_rel, c_skip, c_len, c_copy = (a[:nc] for a in c)
+            need = int(c_copy.sum())
             if self.arena_pos + need > self.arena.shape[0]:
                 grown = np.empty(max(self.arena.shape[0] * 2, self.arena_pos + need), np.uint8)
                 grown[: self.arena_pos] = self.arena[: self.arena_pos]
                 self.arena = grown
-            offs = self.arena_pos + np.concatenate(([0], np.cumsum(c_len)[:-1]))
-            self.arena_pos = copy_segments(buf, pk.pay_off, c_pkt, c_skip, c_len, self.arena,
+            offs = self.arena_pos + np.concatenate(([0], np.cumsum(c_copy)[:-1]))
+            self.arena_pos = copy_segments(buf, pk.pay_off, c_pkt, c_skip, c_copy, self.arena,
                                            self.arena_pos)
             self._segs.append((c_flow.copy(), c_dir.copy(), c_rel.copy(), offs, c_len.copy()))
         ne = int(self.ctr[K.C_FILEEV])
@@ -179,8 +182,10 @@ class FlowTable:
         order = np.lexsort((np.arange(flow.shape[0]), rel, dr, flow))
         n = self.n_flows
         base_known = (self.f["isn"][:n] >= 0).reshape(-1).astype(np.uint8)
-        out = np.empty(int(ln.sum()), np.uint8)
-        used = reassemble(order, flow, dr, rel, off, ln, self.arena, base_known,
+        keep = np.where(self.f["tls_st"][:n] == K.TLS_DONE, self.f["keep"][:n],
+                        np.iinfo(np.int64).max).reshape(-1)
+        out = np.empty(min(self.arena_pos, nfd * self.payload_bytes), np.uint8)
+        used = reassemble(order, flow, dr, rel, off, ln, self.arena, base_known, keep,
                           self.payload_bytes, out, start, length, missed)
         self._segs = []
         self.arena = np.empty(0, np.uint8)

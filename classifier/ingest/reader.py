@@ -27,7 +27,7 @@ from classifier.ingest.source import Source
 
 log = logging.getLogger("kubewire.ingest")
 
-CHUNK = 8 << 20
+CHUNK = 2 << 20
 """Bytes read per chunk; the buffer holds one chunk plus the largest allowed record."""
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": (False, 1000, "pcap"), b"\xa1\xb2\xc3\xd4": (True, 1000, "pcap"),
