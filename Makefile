@@ -41,7 +41,7 @@ test: setup lint
 
 bench: setup
 	$(PY) -m pip install -q -e '.[bench]'
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --json out/bench-results.json
 
 captures: setup
 	$(PY) -m captures.lab.generate --all
