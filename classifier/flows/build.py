@@ -168,6 +168,8 @@ def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Data
     data = pl.data
     prefixes = [data[s:s + ln].tobytes() if ln else b""
                 for s, ln in zip(pl.start.tolist(), pl.length.tolist(), strict=True)]
+    missed = pl.missed[0::2] + pl.missed[1::2]
+    del data, pl  # the prefixes are bytes now: the reassembly buffer can go
 
     isn = f["isn"]
     cols: dict[str, Any] = {
@@ -181,7 +183,7 @@ def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Data
         "orig_ip_bytes": f["ipbytes"][:, 0], "resp_ip_bytes": f["ipbytes"][:, 1],
         "conn_state": states, "history": hist,
         "orig_guessed": f["guessed"].astype(bool),
-        "missed_bytes": pl.missed[0::2] + pl.missed[1::2],
+        "missed_bytes": missed,
         "vlan": vlan,
         "tunnel": tunnel,
         "tunnel_orig_h": [a if k else None for a, k in zip(t_orig, has_tun.tolist(), strict=True)],

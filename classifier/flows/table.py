@@ -141,9 +141,10 @@ class FlowTable:
             c_pkt, c_flow, c_dir, c_rel, c_skip, c_len, c_copy = (a[:nc] for a in c)
             need = int(c_copy.sum())
             if self.arena_pos + need > self.arena.shape[0]:
-                grown = np.empty(max(self.arena.shape[0] * 2, self.arena_pos + need), np.uint8)
-                grown[: self.arena_pos] = self.arena[: self.arena_pos]
-                self.arena = grown
+                # realloc: large blocks are remapped by the allocator, not copied, so growing
+                # never holds the old and the new arena at once
+                self.arena.resize(max(self.arena.shape[0] * 2, self.arena_pos + need),
+                                  refcheck=False)
             offs = self.arena_pos + np.concatenate(([0], np.cumsum(c_copy)[:-1]))
             self.arena_pos = copy_segments(buf, pk.pay_off, c_pkt, c_skip, c_copy, self.arena,
                                            self.arena_pos)
@@ -179,6 +180,7 @@ class FlowTable:
         if not self._segs or self.payload_bytes == 0:
             return Payloads(np.empty(0, np.uint8), start, length, missed)
         flow, dr, rel, off, ln = (np.concatenate([s[k] for s in self._segs]) for k in range(5))
+        self._segs = []
         order = np.lexsort((np.arange(flow.shape[0]), rel, dr, flow))
         n = self.n_flows
         base_known = (self.f["isn"][:n] >= 0).reshape(-1).astype(np.uint8)
@@ -187,6 +189,5 @@ class FlowTable:
         out = np.empty(min(self.arena_pos, nfd * self.payload_bytes), np.uint8)
         used = reassemble(order, flow, dr, rel, off, ln, self.arena, base_known, keep,
                           self.payload_bytes, out, start, length, missed)
-        self._segs = []
         self.arena = np.empty(0, np.uint8)
         return Payloads(out[:used], start, length, missed)
