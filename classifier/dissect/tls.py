@@ -7,6 +7,7 @@ encrypted; for TLS 1.3 we list what is hidden (tls_hidden) instead of guessing i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final
 
 from classifier.dissect import x509
@@ -15,7 +16,6 @@ from classifier.dissect.tls_hello import (
     ClientHello,
     ServerHello,
     ja4,
-    offered_versions,
     parse_client_hello,
     parse_server_hello,
 )
@@ -157,11 +157,23 @@ def handshake_messages(buf: bytes | bytearray) -> tuple[list[tuple[int, bytes]],
 
 def parse_certificate_chain(body: bytes) -> list[bytes]:
     """TLS <= 1.2 Certificate body → DER certificates, leaf first (RFC 5246 §7.4.2)."""
-    r = Reader(body, reason="tls_certificate_invalid")
-    chain = r.sub(3)
+    n = len(body)
+    if n < 3:
+        raise Malformed("tls_certificate_invalid")
+    end = 3 + ((body[0] << 16) | (body[1] << 8) | body[2])
+    if end > n:
+        raise Malformed("tls_certificate_invalid")
     certs: list[bytes] = []
-    while chain.remaining():
-        certs.append(chain.vector(3))
+    pos = 3
+    while pos < end:
+        start = pos + 3
+        if start > end:
+            raise Malformed("tls_certificate_invalid")
+        stop = start + ((body[pos] << 16) | (body[pos + 1] << 8) | body[pos + 2])
+        if stop > end:
+            raise Malformed("tls_certificate_invalid")
+        certs.append(body[start:stop])
+        pos = stop
     return certs
 
 
@@ -182,8 +194,14 @@ def parse_certificate_request(body: bytes, version: int) -> list[str]:
     return names
 
 
-def _hellos(msgs: list[tuple[int, bytes]], mtype: int) -> list[bytes]:
-    return [body for t, body in msgs if t == mtype]
+@lru_cache(maxsize=1024)
+def _hello_text(alpn: tuple[str, ...], versions: tuple[int, ...], legacy: int,
+                groups: tuple[int, ...]) -> tuple[str | None, str, str | None]:
+    """A ClientHello's lists → (ALPN, offered versions, groups) as reported (cached: clients
+    send the same few hellos all day)."""
+    vs = [v for v in versions if not is_grease(v)] or [legacy]
+    return (",".join(alpn) or None, ",".join(version_name(v) for v in vs),
+            ",".join(group_name(g) for g in groups if not is_grease(g)) or None)
 
 
 def dissect_flow(orig: bytes, resp: bytes) -> Facts:
@@ -194,32 +212,36 @@ def dissect_flow(orig: bytes, resp: bytes) -> Facts:
     errors: list[str] = []
     ch: ClientHello | None = None
     sh: ServerHello | None = None
-    ch_bodies = _hellos(cmsgs, CLIENT_HELLO)
-    if ch_bodies:
-        ch = parse_client_hello(ch_bodies[0])
-    for body in _hellos(smsgs, SERVER_HELLO):
-        hello = parse_server_hello(body)
-        if not hello.hello_retry:
-            sh = hello
+    for t, body in cmsgs:
+        if t == CLIENT_HELLO:
+            ch = parse_client_hello(body)
             break
-    facts = Facts(flow={"app_proto": NAME})
-    flow = facts.flow
+    for t, body in smsgs:
+        if t == SERVER_HELLO:
+            hello = parse_server_hello(body)
+            if not hello.hello_retry:
+                sh = hello
+                break
+    flow: dict[str, Any] = {"app_proto": NAME}
+    facts = Facts(flow=flow)
     version = sh.version if sh else None
     row: dict[str, Any] = {}
     if ch is not None:
-        flow.update(tls_sni=ch.sni, tls_alpn=",".join(ch.alpn) or None, tls_ja4=ja4(ch))
-        row.update(
-            server_name=ch.sni, alpn_offered=",".join(ch.alpn) or None,
-            client_versions=",".join(offered_versions(ch)),
-            groups=",".join(group_name(g) for g in ch.groups if not is_grease(g)) or None,
-            key_share_bytes=ch.key_share_bytes, client_hello_bytes=ch.length, ja4=flow["tls_ja4"])
+        alpn, offered, groups = _hello_text(tuple(ch.alpn), tuple(ch.versions),
+                                            ch.legacy_version, tuple(ch.groups))
+        fp = ja4(ch)
+        flow["tls_sni"] = ch.sni
+        flow["tls_alpn"] = alpn
+        flow["tls_ja4"] = fp
+        row.update(server_name=ch.sni, alpn_offered=alpn, client_versions=offered, groups=groups,
+                   key_share_bytes=ch.key_share_bytes, client_hello_bytes=ch.length, ja4=fp)
     if sh is not None and version is not None:
-        flow.update(tls_version=version_name(version), tls_cipher=cipher_name(sh.cipher))
-        row.update(version=flow["tls_version"], cipher=flow["tls_cipher"])
+        flow["tls_version"] = row["version"] = version_name(version)
+        flow["tls_cipher"] = row["cipher"] = cipher_name(sh.cipher)
         if version < TLS13 and sh.alpn:
             flow["tls_alpn_selected"] = sh.alpn
             row["alpn_selected"] = sh.alpn
-    alerts = c.alerts + s.alerts
+    alerts = c.alerts + s.alerts if c.alerts or s.alerts else _NO_ALERTS
     if alerts:
         flow["tls_alert"] = row["alert"] = alerts[0]
     if version is not None and version >= TLS13:
@@ -242,6 +264,9 @@ def dissect_flow(orig: bytes, resp: bytes) -> Facts:
     if row:
         facts.tls.append(row)
     return facts
+
+
+_NO_ALERTS: Final[list[str]] = []
 
 
 def _fatal(alerts: list[str]) -> bool:

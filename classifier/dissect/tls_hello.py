@@ -9,7 +9,6 @@ from functools import lru_cache
 
 from classifier.dissect.facts import Malformed
 from classifier.dissect.tls_names import HRR_RANDOM, is_grease, version_name
-from classifier.dissect.wire import Reader
 
 # Extension code points (IANA "TLS ExtensionType Values").
 EXT_SERVER_NAME = 0
@@ -46,103 +45,152 @@ class ServerHello:
     hello_retry: bool
 
 
-def _u16s(data: bytes) -> list[int]:
-    """A vector of uint16 → the values (an odd trailing byte is ignored)."""
-    return list(struct.unpack(f">{len(data) // 2}H", data[: len(data) // 2 * 2]))
-
-
 def parse_client_hello(body: bytes) -> ClientHello:
     """ClientHello handshake body → ClientHello; raises Malformed('tls_client_hello_invalid').
 
-    Hot path (one per TLS flow): offsets and struct instead of a Reader object per field.
+    Hot path (one per TLS flow): offsets, indexing and struct, no reader object per field;
+    an index past the end raises IndexError / struct.error, reported as the same Malformed.
     """
     n = len(body)
     try:
-        legacy = _U16.unpack_from(body, 0)[0]
-        pos = 34 + 1 + body[34]  # version(2) random(32) session_id<0..32>
-        clen = _U16.unpack_from(body, pos)[0]
-        if pos + 2 + clen > n:
+        legacy = (body[0] << 8) | body[1]
+        pos = 35 + body[34]  # version(2) random(32) session_id<0..32>
+        clen = (body[pos] << 8) | body[pos + 1]
+        pos += 2
+        if pos + clen > n:
             raise _BAD
-        ciphers = _u16s(body[pos + 2:pos + 2 + clen])
-        pos += 2 + clen
+        ciphers = list(struct.unpack_from(f">{clen >> 1}H", body, pos))
+        pos += clen
         pos += 1 + body[pos]  # compression_methods
         if pos > n:
             raise _BAD
-        ch = ClientHello(legacy_version=legacy, ciphers=ciphers, extensions=[], length=n)
+        exts: list[int] = []
+        ch = ClientHello(legacy_version=legacy, ciphers=ciphers, extensions=exts, length=n)
         if pos + 2 > n:
             return ch  # extensions are optional before TLS 1.3 (RFC 5246 §7.4.1.2)
-        end = pos + 2 + _U16.unpack_from(body, pos)[0]
+        end = pos + 2 + ((body[pos] << 8) | body[pos + 1])
         if end > n:
             raise _BAD
         pos += 2
+        unpack = _U16x2.unpack_from
         while pos < end:
-            etype, elen = _U16x2.unpack_from(body, pos)
+            etype, elen = unpack(body, pos)
             pos += 4
-            if pos + elen > end:
+            e_end = pos + elen
+            if e_end > end:
                 raise _BAD
-            ch.extensions.append(etype)
+            exts.append(etype)
             if etype in _PARSED_EXTS:
-                _extension(ch, etype, Reader(body, pos, pos + elen, "tls_client_hello_invalid"))
-            pos += elen
+                _extension(ch, etype, body, pos, e_end)
+            pos = e_end
     except (struct.error, IndexError) as exc:
         raise Malformed("tls_client_hello_invalid") from exc
     return ch
 
 
-_U16 = struct.Struct(">H")
 _U16x2 = struct.Struct(">HH")
 _BAD = Malformed("tls_client_hello_invalid")
 _PARSED_EXTS = frozenset({EXT_SERVER_NAME, EXT_ALPN, EXT_SUPPORTED_VERSIONS, EXT_SUPPORTED_GROUPS,
                           EXT_SIGNATURE_ALGORITHMS, EXT_KEY_SHARE})
 
 
-def _extension(ch: ClientHello, etype: int, data: Reader) -> None:
-    """One ClientHello extension we report → its fields on ch."""
-    if etype == EXT_SERVER_NAME and data.remaining():
-        names = data.sub(2)
-        while names.remaining():
-            ntype = names.uint(1)
-            name = names.vector(2)
+def _vec(body: bytes, pos: int, end: int, len_bytes: int) -> tuple[int, int]:
+    """A vector with a 1- or 2-byte length at pos inside [.., end) → (start, stop) of its contents."""
+    if pos + len_bytes > end:
+        raise _BAD
+    ln = body[pos] if len_bytes == 1 else (body[pos] << 8) | body[pos + 1]
+    start = pos + len_bytes
+    if start + ln > end:
+        raise _BAD
+    return start, start + ln
+
+
+def _u16_vec(body: bytes, start: int, stop: int) -> list[int]:
+    return list(struct.unpack_from(f">{(stop - start) >> 1}H", body, start))
+
+
+def _extension(ch: ClientHello, etype: int, body: bytes, pos: int, end: int) -> None:
+    """One ClientHello extension we report (body[pos:end]) → its fields on ch."""
+    if etype == EXT_SERVER_NAME:
+        if pos == end:
+            return
+        p, stop = _vec(body, pos, end, 2)
+        while p < stop:
+            if p + 1 > stop:
+                raise _BAD
+            ntype = body[p]
+            s0, s1 = _vec(body, p + 1, stop, 2)
             if ntype == 0 and ch.sni is None:
-                ch.sni = name.decode("ascii", "replace")
+                ch.sni = body[s0:s1].decode("ascii", "replace")
+            p = s1
     elif etype == EXT_ALPN:
-        protos = data.sub(2)
-        while protos.remaining():
-            ch.alpn.append(protos.vector(1).decode("ascii", "replace"))
+        p, stop = _vec(body, pos, end, 2)
+        alpn = ch.alpn
+        while p < stop:
+            s0, p = _vec(body, p, stop, 1)
+            alpn.append(body[s0:p].decode("ascii", "replace"))
     elif etype == EXT_SUPPORTED_VERSIONS:
-        ch.versions = _u16s(data.vector(1))
+        ch.versions = _u16_vec(body, *_vec(body, pos, end, 1))
     elif etype == EXT_SUPPORTED_GROUPS:
-        ch.groups = _u16s(data.vector(2))
+        ch.groups = _u16_vec(body, *_vec(body, pos, end, 2))
     elif etype == EXT_SIGNATURE_ALGORITHMS:
-        ch.sig_algs = _u16s(data.vector(2))
+        ch.sig_algs = _u16_vec(body, *_vec(body, pos, end, 2))
     elif etype == EXT_KEY_SHARE:
-        shares = data.sub(2)
-        while shares.remaining():
-            shares.uint(2)
-            ch.key_share_bytes += len(shares.vector(2))
+        p, stop = _vec(body, pos, end, 2)
+        total = 0
+        while p < stop:
+            if p + 2 > stop:
+                raise _BAD
+            s0, p = _vec(body, p + 2, stop, 2)
+            total += p - s0
+        ch.key_share_bytes += total
+
+
+_SH_BAD = Malformed("tls_server_hello_invalid")
 
 
 def parse_server_hello(body: bytes) -> ServerHello:
     """ServerHello handshake body → ServerHello; raises Malformed('tls_server_hello_invalid')."""
-    r = Reader(body, reason="tls_server_hello_invalid")
-    version = r.uint(2)
-    random = r.take(32)
-    r.vector(1)
-    cipher = r.uint(2)
-    r.uint(1)
+    n = len(body)
+    if n < 35:
+        raise Malformed("tls_server_hello_invalid")
+    version = (body[0] << 8) | body[1]
+    pos = 35 + body[34]  # version(2) random(32) session_id<0..32>
+    if pos + 3 > n:
+        raise Malformed("tls_server_hello_invalid")
+    cipher = (body[pos] << 8) | body[pos + 1]
+    pos += 3  # cipher_suite(2) compression_method(1)
     alpn: str | None = None
-    if r.remaining() >= 2:
-        exts = r.sub(2)
-        while exts.remaining():
-            etype = exts.uint(2)
-            data = exts.sub(2)
-            if etype == EXT_SUPPORTED_VERSIONS and data.remaining() >= 2:
-                version = data.uint(2)
+    if n - pos >= 2:
+        p, end = _vec_sh(body, pos, n)
+        while p < end:
+            if p + 2 > end:
+                raise _SH_BAD
+            etype = (body[p] << 8) | body[p + 1]
+            d0, p = _vec_sh(body, p + 2, end)
+            if etype == EXT_SUPPORTED_VERSIONS and p - d0 >= 2:
+                version = (body[d0] << 8) | body[d0 + 1]
             elif etype == EXT_ALPN:
-                protos = data.sub(2)
-                if protos.remaining():
-                    alpn = protos.vector(1).decode("ascii", "replace")
-    return ServerHello(version=version, cipher=cipher, alpn=alpn, hello_retry=random == HRR_RANDOM)
+                a0, a1 = _vec_sh(body, d0, p)
+                if a0 < a1:
+                    s0 = a0 + 1
+                    if s0 + body[a0] > a1:
+                        raise _SH_BAD
+                    alpn = body[s0:s0 + body[a0]].decode("ascii", "replace")
+    return ServerHello(version=version, cipher=cipher, alpn=alpn,
+                       hello_retry=body[2:34] == HRR_RANDOM)
+
+
+
+def _vec_sh(body: bytes, pos: int, end: int) -> tuple[int, int]:
+    """A uint16-length vector at pos inside [.., end) → (start, stop); Malformed past end."""
+    if pos + 2 > end:
+        raise _SH_BAD
+    start = pos + 2
+    stop = start + ((body[pos] << 8) | body[pos + 1])
+    if stop > end:
+        raise _SH_BAD
+    return start, stop
 
 
 _JA4_VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3"}
