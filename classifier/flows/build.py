@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import ipaddress
 import socket
@@ -87,6 +88,17 @@ def conn_state(proto: str, os_: int, rs: int, hist: str, osize: int, rsize: int,
 
 def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.DataFrame, np.ndarray]:
     """A point's flow table → (FLOW_BASE frame in flow order, uid per flow index)."""
+    # the per-flow tuples and strings hold no cycles; collections would rescan them all
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_flows(t, files, point)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.DataFrame, np.ndarray]:
     n = t.n_flows
     if n == 0:
         return schema.empty(schema.FLOW_BASE), np.empty(0, dtype=object)
@@ -133,16 +145,24 @@ def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Data
     tcp_bytes = f["max_end"] - f["min_rel"]
     nbytes = np.where(is_udp[:, None], f["bytes"], tcp_bytes)
     # history and conn_state are computed once per distinct combination, not per flow
-    hrows = np.where(np.arange(K.HL)[None, :] < f["hist_n"][:, None], f["hist"].astype(np.int64) + 1, 0)
-    uniq, inv = np.unique(hrows, axis=0, return_inverse=True)
-    texts = ["".join(_LETTER_CODES[c - 1] for c in row if c) for row in uniq.tolist()]
-    hist = [texts[i] for i in inv.ravel().tolist()]
-    combo = np.column_stack([is_udp, f["state"], inv.ravel(), nbytes[:, 0] == 0,
-                             nbytes[:, 1] == 0, f["pkts"][:, 1] > 0]).astype(np.int64)
-    cuniq, cinv = np.unique(combo, axis=0, return_inverse=True)
-    cstates = [conn_state("udp" if u else "tcp", os_, rs, texts[h], 1 - oz, 1 - rz, rp)
-               for u, os_, rs, h, oz, rz, rp in cuniq.tolist()]
-    states = [cstates[i] for i in cinv.ravel().tolist()]
+    # (a 16-letter history packs into one uint64, 4 bits a letter: 1-D uniques sort fast)
+    hrows = np.where(np.arange(K.HL)[None, :] < f["hist_n"][:, None],
+                     f["hist"].astype(np.uint64) + np.uint64(1), np.uint64(0))
+    hkey = (hrows << (np.arange(K.HL, dtype=np.uint64) * np.uint64(4))[None, :]).sum(
+        axis=1, dtype=np.uint64)
+    uniq, inv = np.unique(hkey, return_inverse=True)
+    texts = ["".join(_LETTER_CODES[((k >> (4 * j)) & 15) - 1]
+                     for j in range(K.HL) if (k >> (4 * j)) & 15) for k in uniq.tolist()]
+    hist = [texts[i] for i in inv.tolist()]
+    st = f["state"].astype(np.int64)
+    ckey = (inv.astype(np.int64) << 12) | (is_udp.astype(np.int64) << 11) | (st[:, 0] << 7) | (
+        st[:, 1] << 3) | ((nbytes[:, 0] == 0) << 2) | ((nbytes[:, 1] == 0) << 1) | (
+        f["pkts"][:, 1] > 0)
+    cuniq, cinv = np.unique(ckey, return_inverse=True)
+    cstates = [conn_state("udp" if (k >> 11) & 1 else "tcp", (k >> 7) & 15, (k >> 3) & 15,
+                          texts[k >> 12], 1 - ((k >> 2) & 1), 1 - ((k >> 1) & 1), k & 1)
+               for k in cuniq.tolist()]
+    states = [cstates[i] for i in cinv.tolist()]
     first_ts = f["first_ts"]
     # uids: stable facts only (never file names), ordinal separates reused 5-tuples
     uids = np.array(make_uids([
