@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,16 +86,24 @@ def _base(flows: pd.DataFrame) -> pd.DataFrame:
     return schema.conform(flows[[c for c in names if c in flows.columns]], schema.FLOW_BASE)
 
 
-def _dissect_rows(col: Collector, idents: Iterable[tuple[Any, ...]], origs: list[Any],
-                  resps: list[Any], captures: list[Any], frames: list[Any],
-                  reasons: Counter[str], strict: bool) -> None:
-    for i, ident in enumerate(idents):
-        where = (str(_value(captures[i]) or ""), int(_value(frames[i]) or 0))
-        facts = dissect_flow_bytes(_bytes(origs[i]), _bytes(resps[i]), strict=strict, where=where)
+def _dissect_rows(col: Collector, origs: list[Any], resps: list[Any],
+                  where: Callable[[int], tuple[str, int]], reasons: Counter[str],
+                  strict: bool) -> None:
+    add = col.add
+    for i, orig in enumerate(origs):
+        resp = resps[i]
+        if type(orig) is not bytes:
+            orig = _bytes(orig)
+        if type(resp) is not bytes:
+            resp = _bytes(resp)
+        try:
+            facts = dissect_bytes(orig, resp)
+        except Exception:  # noqa: BLE001 - rare: rerun through the error paths, with the place
+            facts = dissect_flow_bytes(orig, resp, strict=strict, where=where(i))
         err = facts.flow.get("dissect_error")
         if err:
             reasons[err] += 1
-        col.add(facts, ident)
+        add(facts)
 
 
 def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
@@ -109,19 +117,26 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
     n = len(flows)
 
     def column(name: str) -> list[Any]:
-        return list(flows[name]) if name in flows.columns else [None] * n
+        return flows[name].tolist() if name in flows.columns else [None] * n
 
-    origs, resps = column("orig_payload"), column("resp_payload")
-    captures, frames = column("capture"), column("first_frame")
-    idents = zip(column("uid"), column("ts"), column("orig_h"), column("resp_h"),
-                 column("resp_p"), strict=True)
+    def where(i: int) -> tuple[str, int]:
+        capture = flows["capture"].iloc[i] if "capture" in flows.columns else None
+        frame = flows["first_frame"].iloc[i] if "first_frame" in flows.columns else None
+        return str(_value(capture) or ""), int(_value(frame) or 0)
+
+    def identity(name: str, at: list[int]) -> pd.Series[Any]:
+        if name not in flows.columns:
+            return pd.Series([None] * len(at), dtype=object)
+        return flows[name].iloc[at].reset_index(drop=True)
+
     reasons: Counter[str] = Counter()
     # Facts hold no reference cycles; collecting while the flow table's millions of objects
     # sit on the heap only costs time (full collections rescan them all).
     gc_enabled = gc.isenabled()
     gc.disable()
     try:
-        _dissect_rows(col, idents, origs, resps, captures, frames, reasons, strict)
+        _dissect_rows(col, column("orig_payload"), column("resp_payload"), where, reasons,
+                      strict)
     finally:
         if gc_enabled:
             gc.enable()
@@ -130,7 +145,7 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
                  ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
     return Dissection(
         flows=pd.concat([_base(flows), col.flow_columns()], axis=1),
-        tls=col.tls(),
-        certificates=col.certificates(),
-        http=col.http(),
+        tls=col.tls(identity),
+        certificates=col.certificates(identity),
+        http=col.http(identity),
     )
