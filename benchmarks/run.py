@@ -401,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table([*runs, dis] + ([big] if big else []), packets, ref))
     if ref is not None:
         print(f"\nratios are against {ref.tool}")
-    print("\nTargets (issue 2 / issue 4):")
+    print("\nTargets (issue 2 / issue 4):" + (" (quick: start-up dominates; indicative only)"
+                                              if a.quick else ""))
     tg = targets(by, dis, big)
     for name, got, met in tg:
         mark = "MET" if met else "not measured" if met is None else "MISSED"
