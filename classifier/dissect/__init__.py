@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
@@ -23,6 +23,11 @@ from classifier.dissect.tables import Collector
 from classifier.errors import MalformedPacketError
 
 log = logging.getLogger("kubewire.dissect")
+
+MEMO_MAX_BYTES: Final = 4096
+"""Flows whose two prefixes together are at most this long share one dissection per distinct
+byte pair within a dissect() call (probes and health checks repeat byte for byte); longer
+prefixes are rarely equal and not worth hashing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +95,29 @@ def _dissect_rows(col: Collector, origs: list[Any], resps: list[Any],
                   where: Callable[[int], tuple[str, int]], reasons: Counter[str],
                   strict: bool) -> None:
     add = col.add
+    memo: dict[tuple[bytes, bytes], Facts] = {}
     for i, orig in enumerate(origs):
         resp = resps[i]
         if type(orig) is not bytes:
             orig = _bytes(orig)
         if type(resp) is not bytes:
             resp = _bytes(resp)
+        small = len(orig) + len(resp) <= MEMO_MAX_BYTES
+        if small:
+            facts = memo.get((orig, resp))
+            if facts is not None:
+                add(facts)
+                err = facts.flow.get("dissect_error")
+                if err:
+                    reasons[err] += 1
+                continue
         try:
             facts = dissect_bytes(orig, resp)
         except Exception:  # noqa: BLE001 - rare: rerun through the error paths, with the place
             facts = dissect_flow_bytes(orig, resp, strict=strict, where=where(i))
+        else:
+            if small:
+                memo[orig, resp] = facts
         err = facts.flow.get("dissect_error")
         if err:
             reasons[err] += 1
