@@ -1,20 +1,14 @@
 """kubewire: Kubernetes control-plane communication paths from packet captures.
 
-The public API lives in :mod:`classifier.api` and is re-exported here.
+The public API lives in :mod:`classifier.api` and is re-exported here. The exports are loaded
+on first use (PEP 562), so importing one stage (``classifier.flows``) stays cheap.
 """
 
-from classifier.api import (
-    Capture,
-    Result,
-    analyze,
-    diff,
-    extract_evidence,
-    plot_graph,
-    plot_timeline,
-    proxy_chains,
-    read_capture,
-    read_flows,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from classifier.errors import (
     BaselineError,
     CaptureError,
@@ -22,10 +16,47 @@ from classifier.errors import (
     InventoryError,
     KubewireError,
     MalformedPacketError,
+    OutputError,
 )
-from classifier.forensics.filters import FlowFilter
+
+if TYPE_CHECKING:
+    from classifier.api import (
+        Capture,
+        Result,
+        analyze,
+        diff,
+        extract_evidence,
+        plot_graph,
+        plot_timeline,
+        proxy_chains,
+        read_capture,
+        read_flows,
+    )
+    from classifier.forensics.filters import FlowFilter
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    **{name: "classifier.api" for name in (
+        "Capture", "Result", "analyze", "diff", "extract_evidence", "plot_graph",
+        "plot_timeline", "proxy_chains", "read_capture", "read_flows")},
+    "FlowFilter": "classifier.forensics.filters",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Public name → the object, importing its module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'classifier' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BaselineError",
@@ -36,6 +67,7 @@ __all__ = [
     "InventoryError",
     "KubewireError",
     "MalformedPacketError",
+    "OutputError",
     "Result",
     "__version__",
     "analyze",

@@ -13,19 +13,16 @@ import sys
 
 import click
 
-from classifier.cli.commands import COMMANDS
+from classifier.cli.commands import LazyGroup
 from classifier.cli.common import run_guarded
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="kubewire", prog_name="kubewire")
 def cli() -> None:
     """kubewire: who talks to whom on the Kubernetes control plane, and which flows are
     plaintext or unauthenticated, from packet captures (pcap, pcapng, gzip, stdin '-')."""
-
-
-for _cmd in COMMANDS:
-    cli.add_command(_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,23 +1,41 @@
-"""The explicit list of CLI commands, one module per group of commands."""
+"""The explicit list of CLI commands: name → (module, attribute), imported only when used.
+
+Loading a command on demand keeps `kubewire flows` from importing the report stack
+(matplotlib, networkx) that only `analyze` needs.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Final
+
 import click
 
-from classifier.cli.analyze import analyze_cmd
-from classifier.cli.extract import extract_cmd
-from classifier.cli.findings import diff_cmd, findings_cmd
-from classifier.cli.flows import flows_cmd
-from classifier.cli.hosts import hosts_cmd
-from classifier.cli.tables import certs_cmd, http_cmd
+COMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "analyze": ("classifier.cli.analyze", "analyze_cmd"),
+    "flows": ("classifier.cli.flows", "flows_cmd"),
+    "hosts": ("classifier.cli.hosts", "hosts_cmd"),
+    "findings": ("classifier.cli.findings", "findings_cmd"),
+    "certs": ("classifier.cli.tables", "certs_cmd"),
+    "http": ("classifier.cli.tables", "http_cmd"),
+    "diff": ("classifier.cli.findings", "diff_cmd"),
+    "extract": ("classifier.cli.extract", "extract_cmd"),
+}
 
-COMMANDS: list[click.Command] = [
-    analyze_cmd,
-    flows_cmd,
-    hosts_cmd,
-    findings_cmd,
-    certs_cmd,
-    http_cmd,
-    diff_cmd,
-    extract_cmd,
-]
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported from COMMANDS the first time they are used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Command names in their declared order."""
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Name → the command object, importing its module on first use."""
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        cmd = getattr(importlib.import_module(spec[0]), spec[1])
+        if not isinstance(cmd, click.Command):
+            raise TypeError(f"{spec[0]}.{spec[1]} is not a click command")
+        return cmd
