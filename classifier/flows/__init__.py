@@ -180,7 +180,9 @@ def assemble(
     stats = schema.conform([s for r in results for s in r.stats], schema.STATS) if any(
         r.stats for r in results) else schema.empty(schema.STATS)
     inputs = schema.conform([i for r in results for i in r.inputs], schema.INPUTS)
-    return Assembled(flows=schema.conform(flows, schema.FLOW_BASE), stats=stats, inputs=inputs)
+    if len(frames) > 1:  # one point's frame is conformed already by build_flows
+        flows = schema.conform(flows, schema.FLOW_BASE)
+    return Assembled(flows=flows, stats=stats, inputs=inputs)
 
 
 def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:

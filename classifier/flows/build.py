@@ -6,7 +6,7 @@ import gc
 import hashlib
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,13 +35,13 @@ def make_uid(*facts: object) -> str:
     return make_uids([facts])[0]
 
 
-def make_uids(facts: Sequence[Sequence[object]]) -> list[str]:
+def make_uids(facts: Iterable[Sequence[object]]) -> list[str]:
     """Per flow, its stable facts → uids: 'C' + the 17 low base62 digits (least significant
     first) of the 128-bit BLAKE2b digest of the facts joined by '|'."""
-    if not facts:
-        return []
     raw = b"".join(hashlib.blake2b("|".join(map(str, f)).encode(), digest_size=16).digest()
                    for f in facts)
+    if not raw:
+        return []
     limbs = np.frombuffer(raw, dtype=">u4").reshape(-1, 4).astype(np.uint64)
     digits = np.empty((limbs.shape[0], 17), np.uint8)
     for k in range(17):  # long division of the 4 x 32-bit limbs by 62
@@ -146,10 +146,11 @@ def _build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Dat
     nbytes = np.where(is_udp[:, None], f["bytes"], tcp_bytes)
     # history and conn_state are computed once per distinct combination, not per flow
     # (a 16-letter history packs into one uint64, 4 bits a letter: 1-D uniques sort fast)
-    hrows = np.where(np.arange(K.HL)[None, :] < f["hist_n"][:, None],
-                     f["hist"].astype(np.uint64) + np.uint64(1), np.uint64(0))
-    hkey = (hrows << (np.arange(K.HL, dtype=np.uint64) * np.uint64(4))[None, :]).sum(
-        axis=1, dtype=np.uint64)
+    hkey = np.zeros(n, np.uint64)
+    for j in range(K.HL):
+        code = np.where(f["hist_n"] > j, f["hist"][:, j].astype(np.uint64) + np.uint64(1),
+                        np.uint64(0))
+        hkey |= code << np.uint64(4 * j)
     uniq, inv = np.unique(hkey, return_inverse=True)
     texts = ["".join(_LETTER_CODES[((k >> (4 * j)) & 15) - 1]
                      for j in range(K.HL) if (k >> (4 * j)) & 15) for k in uniq.tolist()]
@@ -165,12 +166,12 @@ def _build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Dat
     states = [cstates[i] for i in cinv.tolist()]
     first_ts = f["first_ts"]
     # uids: stable facts only (never file names), ordinal separates reused 5-tuples
-    uids = np.array(make_uids([
+    uids = np.array(make_uids(
         (ts, p, oh, op, rh, rp, vl, tn, to if tn else "", tr if tn else "", ti, o)
         for ts, p, oh, op, rh, rp, vl, tn, to, tr, ti, o in zip(
             first_ts.tolist(), proto.tolist(), orig_h, orig_p.tolist(), resp_h, resp_p.tolist(),
             vlan, tunnel, t_orig, t_resp, tid.tolist(), f["ord"].tolist(), strict=True)
-    ]), dtype=object)
+    ), dtype=object)
     # files each flow was seen in
     sf, sfile = t.file_sightings()
     seen: list[list[str]] = [[] for _ in range(n)]
