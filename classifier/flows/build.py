@@ -104,6 +104,7 @@ def _build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Dat
         return schema.empty(schema.FLOW_BASE), np.empty(0, dtype=object)
     f = {k: v[:n] for k, v in t.f.items()}
     keys = t.ht_keys[f["slot"]]
+    t.release_index()
     orig_a = f["orig_a"].astype(bool)
     w4 = keys[:, 4]
     pa = (w4 >> np.uint64(16)) & np.uint64(0xFFFF)
