@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from classifier.cli.common import (
 )
 from classifier.errors import OutputError
 from classifier.forensics.filters import FlowFilter
+from classifier.tablefile import write_table
 
 SUFFIXES = (".csv", ".parquet", ".jsonl")
 BASE_COLUMNS = ("ts", "orig", "resp", "proto", "app_proto", "tls_version", "tls_sni",
@@ -122,29 +122,9 @@ def summary_line(stats: pd.DataFrame) -> str:
 
 def write_flows(flows: pd.DataFrame, out: Path) -> None:
     """Flow table → .csv / .parquet / .jsonl with the exported columns (never payload bytes)."""
-    frame = schema.for_export(schema.conform(flows, schema.FLOWS), schema.FLOWS)
-    suffix = out.suffix.lower()
-    try:
-        if suffix == ".csv":
-            frame.to_csv(out, index=False)
-        elif suffix == ".parquet":
-            frame.to_parquet(out, index=False)
-        else:
-            with out.open("w", encoding="utf-8") as fh:
-                for rec in frame.to_dict("records"):
-                    fh.write(json.dumps({k: _jsonable(v) for k, v in rec.items()}) + "\n")
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    write_table(flows, schema.FLOWS, out, SUFFIXES)
 
 
-def _jsonable(v: Any) -> Any:
-    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    if hasattr(v, "item"):
-        return v.item()
-    return v
 
 
 def rows(flows: pd.DataFrame, *, tagged: bool) -> list[dict[str, str]]:

@@ -6,7 +6,6 @@ is, and the evidence behind it; written as a terminal table, or to .csv / .json 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from classifier import api, schema
 from classifier.cli.common import captures_argument, filter_options, inventory_option, quiet_option
 from classifier.errors import OutputError
 from classifier.forensics.filters import FlowFilter
+from classifier.tablefile import write_table
 
 SUFFIXES = (".csv", ".json", ".parquet")
 TERMINAL_COLUMNS = ("ip", "role", "name", "node", "confidence", "source", "flows", "bytes", "evidence")
@@ -58,26 +58,9 @@ def hosts_cmd(captures: tuple[str, ...], inventory: tuple[str, ...], output: str
 
 def write_hosts(table: pd.DataFrame, out: Path) -> None:
     """Hosts table → a .csv, .json (list of objects) or .parquet file."""
-    frame = schema.for_export(schema.conform(table, schema.HOSTS), schema.HOSTS)
-    suffix = out.suffix.lower()
-    try:
-        if suffix == ".csv":
-            frame.to_csv(out, index=False)
-        elif suffix == ".json":
-            out.write_text(json.dumps([{k: _jsonable(v) for k, v in r.items()}
-                                       for r in frame.to_dict("records")], indent=2) + "\n")
-        else:
-            frame.to_parquet(out, index=False)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    write_table(table, schema.HOSTS, out, SUFFIXES)
 
 
-def _jsonable(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
-        return None
-    if hasattr(v, "item"):
-        return v.item()
-    return v
 
 
 def render(table: pd.DataFrame) -> str:

@@ -7,7 +7,6 @@ http:  one row per HTTP request/response pair (HTTP/1.x and HTTP/2, gRPC), crede
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from classifier import api, schema
+from classifier import api, schema, tablefile
 from classifier.cli.common import captures_argument, filter_options, inventory_option, quiet_option
 from classifier.errors import OutputError
 from classifier.forensics.filters import FlowFilter
@@ -118,40 +117,14 @@ def _emit(table: pd.DataFrame, spec: schema.Table, output: str | None, quiet: bo
 
 
 def write_table(table: pd.DataFrame, spec: schema.Table, out: Path) -> None:
-    """A detail table → .csv (lists joined by ','), .json (list of objects) or .parquet."""
-    frame = schema.for_export(schema.conform(table, spec), spec)
-    suffix = out.suffix.lower()
-    try:
-        if suffix == ".csv":
-            flat = frame.copy()
-            for col in flat.columns:
-                if flat[col].dtype == object:
-                    flat[col] = [",".join(v) if isinstance(v, list | tuple) else v
-                                 for v in flat[col]]
-            flat.to_csv(out, index=False)
-        elif suffix == ".json":
-            out.write_text(json.dumps([{k: _jsonable(v) for k, v in r.items()}
-                                       for r in frame.to_dict("records")], indent=2) + "\n")
-        else:
-            frame.to_parquet(out, index=False)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    """A detail table → .csv, .json (list of objects) or .parquet (classifier.tablefile)."""
+    tablefile.write_table(table, spec, out, SUFFIXES)
 
 
 def _missing(v: Any) -> bool:
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if _missing(v):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    if hasattr(v, "item"):
-        return v.item()
-    return v
 
 
 def _s(v: Any) -> str:

@@ -6,7 +6,6 @@ half-written file under the final name.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -24,10 +23,11 @@ from classifier.report.html import render_html
 from classifier.report.markdown import render_markdown
 from classifier.report.report_data import build_report_data, generated_at
 from classifier.report.style import path_rank
-from classifier.report.tables import jsonable, time_range
+from classifier.report.tables import time_range
 from classifier.report.timeline import plot_timeline
 from classifier.report.topology import build_topology
 from classifier.rules.export import write_findings
+from classifier.tablefile import jsonable, write_csv, write_json
 
 ReportFormat = Literal["html", "md"]
 
@@ -36,8 +36,6 @@ TABLE_FILES: Final = (
     ("tls.csv", "tls"), ("http.csv", "http"), ("certificates.csv", "certificates"),
 )
 FIGURE_FILES: Final = ("graph.png", "graph.svg", "timeline.png")
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-"""Cell prefixes spreadsheets evaluate as formulas (OWASP "CSV injection")."""
 
 
 
@@ -137,8 +135,7 @@ def _atomic(target: Path, write: Callable[[Path], object]) -> Path:
 
 
 def _json(obj: Any, path: Path) -> None:
-    path.write_text(json.dumps(jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False)
-                    + "\n", encoding="utf-8")
+    write_json(obj, path)
 
 
 def _parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -146,26 +143,5 @@ def _parquet(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:
-    """Frame → CSV with ISO timestamps; text cells a spreadsheet would run as a formula get a
-    leading apostrophe (documented in docs/outputs.md)."""
-    out = frame.copy()
-    for col in out.columns:
-        s = out[col]
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            out[col] = s.map(lambda v: None if pd.isna(v) else v.isoformat())
-        elif isinstance(s.dtype, pd.StringDtype | pd.CategoricalDtype):
-            text = s.astype("string")
-            risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
-            out[col] = text.mask(risky, "'" + text)
-        elif s.dtype == object:
-            out[col] = s.map(_cell)
-    out.to_csv(path, index=False, lineterminator="\n")
+    write_csv(frame, path)
 
-
-def _cell(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
-        return None
-    if isinstance(v, list | tuple | dict):
-        return json.dumps(jsonable(v), ensure_ascii=False)
-    s = str(v)
-    return "'" + s if s.startswith(_FORMULA_START) else s

@@ -14,12 +14,12 @@ from classifier.report.tables import (
     findings_rows,
     hosts_rows,
     http_rows,
-    jsonable,
     paths_rows,
     severity_counts,
     time_range,
     tls_rows,
 )
+from classifier.tablefile import jsonable
 
 MAX_HOSTS: Final = 500
 """Hosts listed in a report (hosts.csv has them all), control plane first."""

@@ -5,44 +5,18 @@ Pure data: rows are plain dicts of str/int/float/bool/None/list so the renderers
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Final
 
-import numpy as np
 import pandas as pd
 
 from classifier.report.style import path_rank, role_rank, severity_rank
 from classifier.report.topology import active_findings, edge_table
+from classifier.tablefile import jsonable
 
 TOP_EDGES: Final = 200
 """The report lists at most this many endpoint pairs (the CSV files have all flows)."""
 
 
-def jsonable(value: Any) -> Any:
-    """Any cell value → a JSON-ready value: NA → None, timestamps → ISO 8601, numpy → Python,
-    bytes → hex, containers recursively; anything else → str."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) or math.isinf(value) else float(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, pd.Timestamp | datetime):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
-        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        return [jsonable(v) for v in items]
-    return str(value)
 
 
 def findings_rows(findings: pd.DataFrame) -> list[dict[str, Any]]:
