@@ -23,6 +23,7 @@ from rich.text import Text
 
 from classifier import api
 from classifier.cli.common import (
+    baseline_option,
     captures_argument,
     filter_options,
     inventory_option,
@@ -42,9 +43,7 @@ TOP_FINDINGS = 10
 @click.command("analyze")
 @captures_argument
 @inventory_option
-@click.option("--baseline", metavar="FILE", type=click.Path(dir_okay=False),
-              help="YAML/JSON list of accepted findings {id, subject, reason}: shown as "
-                   "suppressed, never dropped.")
+@baseline_option
 @fail_on_option
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html",
               show_default=True,

@@ -76,6 +76,14 @@ def inventory_option(f: F) -> F:
              "kubewire inventory YAML (repeatable).")(f)
 
 
+def baseline_option(f: F) -> F:
+    """--baseline FILE: accepted findings, shown as suppressed."""
+    return click.option(
+        "--baseline", metavar="FILE", type=click.Path(dir_okay=False),
+        help="YAML/JSON list of accepted findings {id, subject, reason}: shown as "
+             "suppressed, never dropped.")(f)
+
+
 def filter_options(f: F) -> F:
     """--since/--until/--host/--path/--where."""
     f = click.option("--where", metavar="EXPR",

@@ -18,6 +18,7 @@ import pandas as pd
 from classifier import api
 from classifier.cli.common import (
     EXIT_FINDINGS,
+    baseline_option,
     captures_argument,
     filter_options,
     inventory_option,
@@ -44,9 +45,7 @@ def fail_on_option(f: Any) -> Any:
 @click.command("findings")
 @captures_argument
 @inventory_option
-@click.option("--baseline", metavar="FILE", type=click.Path(dir_okay=False),
-              help="YAML/JSON list of accepted findings {id, subject, reason}: shown as "
-                   "suppressed, never dropped.")
+@baseline_option
 @fail_on_option
 @click.option("-o", "--output", metavar="FILE",
               help="write the findings to FILE: findings.json (a JSON list) or findings.csv.")
