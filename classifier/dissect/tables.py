@@ -45,51 +45,91 @@ def _string_array(values: Any) -> Any:
     return pd.Series(values, dtype=object).astype("string").array
 
 
+_MASKED: dict[str, Any] = {"boolean": np.bool_, "UInt16": np.uint16, "UInt32": np.uint32}
+
+
+def _masked(column: Any, dtype: str) -> pd.Series[Any] | None:
+    """Object values (None = missing) → a masked bool / small unsigned column; None when a
+    value does not fit (the caller then converts as astype would, raising the same errors)."""
+    mask = np.array([v is None for v in column], dtype=np.bool_)
+    present = column[~mask]
+    if dtype == "boolean":
+        if not all(type(v) is bool for v in present):
+            return None
+    else:
+        if not all(type(v) is int for v in present):
+            return None
+        info = np.iinfo(_MASKED[dtype])
+        if len(present) and (min(present) < info.min or max(present) > info.max):
+            return None
+    data = np.zeros(len(column), dtype=_MASKED[dtype])
+    data[~mask] = present
+    array = (pd.arrays.BooleanArray(data, mask) if dtype == "boolean"
+             else pd.arrays.IntegerArray(data, mask))
+    return pd.Series(array, copy=False)
+
+
 def _column(values: Any, dtype: str) -> pd.Series[Any]:
     """Python values (None = missing) → a column of the schema dtype, as conform would make it."""
     if dtype == "string":
         return pd.Series(_string_array(values), copy=False)
+    if dtype in _MASKED:
+        masked = _masked(values, dtype)
+        if masked is not None:
+            return masked
     if dtype == "object" or dtype == schema.UTC_TS:
         return _conform_one(pd.DataFrame({"x": pd.Series(values, dtype=object)}),
                             schema.Column("x", dtype, ""))
     return pd.Series(values, dtype=object).astype(dtype)
 
 
+def _transpose(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sparse row dicts → {key: object array of its values, None where absent}.
+
+    Rows are grouped by their key sequence (a dissector yields few shapes), so the
+    transposition itself runs in C (zip over each shape's value tuples).
+    """
+    n = len(rows)
+    shapes: dict[tuple[str, ...], tuple[list[int], list[tuple[Any, ...]]]] = {}
+    for i, r in enumerate(rows):
+        shape = tuple(r)
+        group = shapes.get(shape)
+        if group is None:
+            group = shapes[shape] = ([], [])
+        group[0].append(i)
+        group[1].append(tuple(r.values()))
+    columns: dict[str, Any] = {}
+    for shape, (at, values) in shapes.items():
+        where = np.array(at, dtype=np.intp)
+        for key, column_values in zip(shape, zip(*values, strict=True), strict=True):
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = np.full(n, None, dtype=object)
+            cells = np.empty(len(column_values), dtype=object)
+            cells[:] = column_values  # element by element: strings and tuples stay objects
+            column[where] = cells
+    return columns
+
+
 def build(rows: list[dict[str, Any]], table: schema.Table,
           given: dict[str, pd.Series[Any]] | None = None) -> pd.DataFrame:
     """Sparse row dicts (absent key or None = NA) + ready columns → the table, equal to
-    ``schema.conform(rows, table)``; the work grows with the values present, not rows × columns."""
+    ``schema.conform(rows, table)``."""
     n = len(rows)
     if n == 0:
         return schema.empty(table)
-    at: dict[str, list[int]] = {}
-    values: dict[str, list[Any]] = {}
-    for i, r in enumerate(rows):
-        for k, v in r.items():
-            if v is None:
-                continue
-            if k in at:
-                at[k].append(i)
-                values[k].append(v)
-            else:
-                at[k] = [i]
-                values[k] = [v]
-    extra = set(at) - set(table.names)
+    columns = _transpose(rows)
+    extra = set(columns) - set(table.names)
     if extra:
         raise ValueError(f"{table.name}: columns not in the schema: {sorted(extra)}")
     out: dict[str, Any] = {}
     for c in table.columns:
         name = c.name
         if given is not None and name in given:
-            out[name] = _conform_one(pd.DataFrame({name: given[name]}), c)
-        elif name in at:
-            if len(at[name]) == n:
-                column: Any = values[name]
-            else:
-                column = np.full(n, None, dtype=object)
-                for i, v in zip(at[name], values[name], strict=True):
-                    column[i] = v
-            out[name] = _column(column, c.dtype)
+            g = given[name]
+            out[name] = g if str(g.dtype) == c.dtype else _conform_one(pd.DataFrame({name: g}), c)
+        elif name in columns:
+            out[name] = _column(columns[name], c.dtype)
         elif c.dtype == "string" and _ARROW_STRINGS:
             out[name] = pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())),
                                   copy=False)
@@ -155,9 +195,13 @@ class Collector:
         certs: dict[str, _CertAgg] = {}
         if self.sightings:
             at = [i for i, _ in self.sightings]
-            uids, tss, origs, resps = (list(identity(c, at)) for c in IDENTITY[:4])
+            uids, origs, resps = (identity(c, at).tolist() for c in ("uid", "orig_h", "resp_h"))
+            seen: dict[str, list[int]] = {}
             for k, (_, facts) in enumerate(self.sightings):
-                self._sight(certs, facts, (uids[k], tss[k], origs[k], resps[k]))
+                self._sight(certs, seen, k, facts, (uids[k], origs[k], resps[k]))
+            ts = identity("ts", at)
+            for fp, ks in seen.items():
+                certs[fp].first_seen = _earliest(ts, ks)
         rows = []
         for fp, agg in certs.items():
             i = agg.info
@@ -173,8 +217,9 @@ class Collector:
             })
         return schema.conform(rows or None, schema.CERTIFICATES)
 
-    def _sight(self, certs: dict[str, _CertAgg], facts: Facts, ident: Sequence[Any]) -> None:
-        uid, ts, orig_h, resp_h = ident
+    def _sight(self, certs: dict[str, _CertAgg], seen: dict[str, list[int]], k: int,
+               facts: Facts, ident: Sequence[Any]) -> None:
+        uid, orig_h, resp_h = ident
         for s in facts.certs:
             fp = x509.fingerprint_of(s.der)
             agg = certs.get(fp)
@@ -190,5 +235,16 @@ class Collector:
             host = resp_h if (s.role == "server") != facts.swapped else orig_h
             if host is not None and host not in agg.hosts:
                 agg.hosts.append(host)
-            if ts is not None and not pd.isna(ts) and (agg.first_seen is None or ts < agg.first_seen):
-                agg.first_seen = ts
+            seen.setdefault(fp, []).append(k)
+
+
+def _earliest(ts: pd.Series[Any], at: list[int]) -> Any:
+    """The earliest non-missing timestamp among positions ``at`` (None when there is none)."""
+    if ts.dtype.kind == "M":
+        first = ts.iloc[at].min()
+        return None if pd.isna(first) else first
+    earliest = None
+    for v in ts.iloc[at]:
+        if v is not None and not pd.isna(v) and (earliest is None or v < earliest):
+            earliest = v
+    return earliest
