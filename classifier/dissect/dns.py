@@ -26,8 +26,24 @@ def _question_ok(data: bytes, pos: int) -> bool:
     return False
 
 
+_last: tuple[bytes | None, int | None] = (None, None)
+"""The last bytes looked at and their offset: sniff and dissect_flow ask about the same
+bytes one after the other."""
+
+
 def _message_offset(data: bytes) -> int | None:
     """Where the DNS header starts: 0 (UDP) or 2 (TCP length prefix, RFC 1035 §4.2.2)."""
+    global _last
+    last = _last
+    if data is last[0]:
+        return last[1]
+    off = _find_offset(data)
+    if type(data) is bytes:  # immutable: the same object has the same answer
+        _last = (data, off)
+    return off
+
+
+def _find_offset(data: bytes) -> int | None:
     for off in (0, 2):
         if len(data) < off + HEADER + 5:
             continue

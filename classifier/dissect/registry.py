@@ -60,16 +60,22 @@ def choose(orig: bytes, resp: bytes) -> tuple[Dissector | None, float]:
     """
     best: Dissector | None = None
     score = 0.0
-    for d in DISSECTORS:  # the originator's bytes decide most flows: a sure match ends it
-        s = _safe_sniff(d, orig)
-        if s >= SURE:
-            return d, s
-        if s > score:
-            best, score = d, s
-    for d in DISSECTORS:
-        s = 0.95 * _safe_sniff(d, resp)
-        if s > score:
-            best, score = d, s
+    if orig:
+        for d in DISSECTORS:  # the originator's bytes decide most flows: a sure match ends it
+            try:
+                s = d.sniff(orig)
+            except Exception:  # a sniff bug must not stop a capture; sniff must never raise
+                log.debug("sniff %s raised", d.name, exc_info=True)
+                s = 0.0
+            if s >= SURE:
+                return d, s
+            if s > score:
+                best, score = d, s
+    if resp:
+        for d in DISSECTORS:
+            s = 0.95 * _safe_sniff(d, resp)
+            if s > score:
+                best, score = d, s
     if score < MIN_CONFIDENCE:
         return None, score
     return best, score
