@@ -225,6 +225,8 @@ class CaptureReader:
     def _batch(self, buf: np.ndarray, a: _Arrays, n: int) -> RecordBatch:
         reason = a.reason[:n].copy()
         iface = a.iface[:n].copy()
+        if len(self.interfaces) == 1 and not reason.any():
+            return self._clean_batch(buf, a, n, reason, iface)
         if self.interfaces:
             lt = np.array([i.linktype for i in self.interfaces], dtype=np.int32)
             ok = iface < len(lt)
@@ -246,6 +248,20 @@ class CaptureReader:
             r = int(reason[i])
             if r in (PCAPNG_BAD_INTERFACE,):
                 raise MalformedPacketError(self.path, int(frame[i]), reason_name(r))
+        return RecordBatch(buf, a.off[:n].copy(), a.caplen[:n].astype(np.int64),
+                           a.origlen[:n].astype(np.int64), ts, iface, linktype, reason, frame)
+
+    def _clean_batch(self, buf: np.ndarray, a: _Arrays, n: int, reason: np.ndarray,
+                     iface: np.ndarray) -> RecordBatch:
+        """The common case of ``_batch``: one interface, every record a good packet."""
+        linktype = np.full(n, self.interfaces[0].linktype, dtype=np.int32)
+        frame = np.arange(self.frames + 1, self.frames + n + 1, dtype=np.int64)
+        self.frames += n
+        self.records += n
+        ts = a.ts[:n].copy()
+        lo, hi = int(ts.min()), int(ts.max())
+        self.first_ts = lo if self.first_ts is None else min(self.first_ts, lo)
+        self.last_ts = hi if self.last_ts is None else max(self.last_ts, hi)
         return RecordBatch(buf, a.off[:n].copy(), a.caplen[:n].astype(np.int64),
                            a.origlen[:n].astype(np.int64), ts, iface, linktype, reason, frame)
 
