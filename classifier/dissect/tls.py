@@ -106,53 +106,63 @@ class Direction:
 
 def scan(data: bytes) -> Direction:
     """One direction's bytes → Direction, read up to the first encrypted record (CCS or
-    application data); raises Malformed when the bytes are not TLS records."""
+    application data); raises Malformed when the bytes are not TLS records.
+
+    Same checks as parse_record, inline: no Record object and no copy of the fragments it
+    only needs the type of (an application-data record can be 16 KiB).
+    """
     d = Direction()
+    hs = d.hs
     pos, n = 0, len(data)
+    view = memoryview(data)
     while pos < n:
-        if n - pos >= 5 and data[pos] == HANDSHAKE and data[pos + 1] == 3 and data[pos + 2] <= 4:
-            # fast path for the common record (same checks as parse_record)
-            length = (data[pos + 3] << 8) | data[pos + 4]
-            if length > MAX_RECORD:
-                raise Malformed("tls_record_too_long")
-            if n - pos < 5 + length:
-                d.truncated = True
-                break
-            d.hs += data[pos + 5:pos + 5 + length]
-            d.records += 1
-            pos += 5 + length
-            continue
-        rec = parse_record(data, pos)
-        if rec is None:
+        if n - pos < 5:
             d.truncated = True
             break
-        pos += 5 + len(rec.fragment)
+        ctype, major, minor = data[pos], data[pos + 1], data[pos + 2]
+        if ctype not in _CONTENT_TYPES:
+            raise Malformed("tls_bad_content_type")
+        if major != 3 or minor > 4:
+            raise Malformed("tls_bad_record_version")
+        length = (data[pos + 3] << 8) | data[pos + 4]
+        if length > MAX_RECORD:
+            raise Malformed("tls_record_too_long")
+        end = pos + 5 + length
+        if end > n:
+            d.truncated = True
+            break
         d.records += 1
-        if rec.type == HANDSHAKE:
-            d.hs.extend(rec.fragment)
-        elif rec.type == CHANGE_CIPHER_SPEC:
+        if ctype == HANDSHAKE:
+            hs += view[pos + 5:end]
+        elif ctype == CHANGE_CIPHER_SPEC:
             d.ccs = True
             break  # everything after is encrypted (TLS <= 1.2) or a TLS 1.3 retry we skip
-        elif rec.type == APPLICATION_DATA:
+        elif ctype == APPLICATION_DATA:
             d.app_data = True
             break  # encrypted from here on: nothing more to read, and it keeps scans cheap
-        elif rec.type == ALERT and len(rec.fragment) == 2:
-            d.alerts.append(alert_name(rec.fragment[0], rec.fragment[1]))
+        elif ctype == ALERT and length == 2:
+            d.alerts.append(alert_name(data[pos + 5], data[pos + 6]))
+        pos = end
     return d
+
+
+_CONTENT_TYPES: Final = frozenset({CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA,
+                                   HEARTBEAT})
 
 
 def handshake_messages(buf: bytes | bytearray) -> tuple[list[tuple[int, bytes]], bool]:
     """Reassembled handshake bytes → ([(msg_type, body)], True when the last one is incomplete)."""
+    if type(buf) is not bytes:
+        buf = bytes(buf)  # one copy; the bodies are then slices of it
     out: list[tuple[int, bytes]] = []
-    pos = 0
-    while pos + 4 <= len(buf):
-        mtype = buf[pos]
-        length = int.from_bytes(buf[pos + 1:pos + 4], "big")
-        if pos + 4 + length > len(buf):
+    pos, n = 0, len(buf)
+    while pos + 4 <= n:
+        end = pos + 4 + ((buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3])
+        if end > n:
             return out, True
-        out.append((mtype, bytes(buf[pos + 4:pos + 4 + length])))
-        pos += 4 + length
-    return out, pos != len(buf)
+        out.append((buf[pos], buf[pos + 4:end]))
+        pos = end
+    return out, pos != n
 
 
 def parse_certificate_chain(body: bytes) -> list[bytes]:
@@ -270,7 +280,7 @@ _NO_ALERTS: Final[list[str]] = []
 
 
 def _fatal(alerts: list[str]) -> bool:
-    return any(a.startswith("fatal:") for a in alerts)
+    return bool(alerts) and any(a.startswith("fatal:") for a in alerts)
 
 
 def _certificates(facts: Facts, row: dict[str, Any], cmsgs: list[tuple[int, bytes]],
