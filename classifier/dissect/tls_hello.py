@@ -6,6 +6,7 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from classifier.dissect.facts import Malformed
 from classifier.dissect.tls_names import HRR_RANDOM, is_grease, version_name
@@ -111,31 +112,7 @@ def _u16_vec(body: bytes, start: int, stop: int) -> list[int]:
 
 def _extension(ch: ClientHello, etype: int, body: bytes, pos: int, end: int) -> None:
     """One ClientHello extension we report (body[pos:end]) → its fields on ch."""
-    if etype == EXT_SERVER_NAME:
-        if pos == end:
-            return
-        p, stop = _vec(body, pos, end, 2)
-        while p < stop:
-            if p + 1 > stop:
-                raise _BAD
-            ntype = body[p]
-            s0, s1 = _vec(body, p + 1, stop, 2)
-            if ntype == 0 and ch.sni is None:
-                ch.sni = body[s0:s1].decode("ascii", "replace")
-            p = s1
-    elif etype == EXT_ALPN:
-        p, stop = _vec(body, pos, end, 2)
-        alpn = ch.alpn
-        while p < stop:
-            s0, p = _vec(body, p, stop, 1)
-            alpn.append(body[s0:p].decode("ascii", "replace"))
-    elif etype == EXT_SUPPORTED_VERSIONS:
-        ch.versions = _u16_vec(body, *_vec(body, pos, end, 1))
-    elif etype == EXT_SUPPORTED_GROUPS:
-        ch.groups = _u16_vec(body, *_vec(body, pos, end, 2))
-    elif etype == EXT_SIGNATURE_ALGORITHMS:
-        ch.sig_algs = _u16_vec(body, *_vec(body, pos, end, 2))
-    elif etype == EXT_KEY_SHARE:
+    if etype == EXT_KEY_SHARE:
         p, stop = _vec(body, pos, end, 2)
         total = 0
         while p < stop:
@@ -144,6 +121,47 @@ def _extension(ch: ClientHello, etype: int, body: bytes, pos: int, end: int) -> 
             s0, p = _vec(body, p + 2, stop, 2)
             total += p - s0
         ch.key_share_bytes += total
+        return
+    value = _extension_value(etype, body[pos:end])
+    if etype == EXT_SERVER_NAME:
+        if ch.sni is None:
+            ch.sni = value[0] if value else None
+    elif etype == EXT_ALPN:
+        ch.alpn.extend(value)
+    elif etype == EXT_SUPPORTED_VERSIONS:
+        ch.versions = list(value)
+    elif etype == EXT_SUPPORTED_GROUPS:
+        ch.groups = list(value)
+    elif etype == EXT_SIGNATURE_ALGORITHMS:
+        ch.sig_algs = list(value)
+
+
+@lru_cache(maxsize=4096)
+def _extension_value(etype: int, raw: bytes) -> tuple[Any, ...]:
+    """An extension's bytes → its values (cached: a client sends the same SNI, ALPN, versions,
+    groups and signature algorithms on every connection); raises Malformed when invalid."""
+    end = len(raw)
+    if etype == EXT_SERVER_NAME:
+        if end == 0:
+            return ()
+        p, stop = _vec(raw, 0, end, 2)
+        found: tuple[str, ...] = ()
+        while p < stop:  # every entry is checked, the first host_name kept
+            ntype = raw[p]
+            s0, p = _vec(raw, p + 1, stop, 2)
+            if ntype == 0 and not found:
+                found = (raw[s0:p].decode("ascii", "replace"),)
+        return found
+    if etype == EXT_ALPN:
+        p, stop = _vec(raw, 0, end, 2)
+        names = []
+        while p < stop:
+            s0, p = _vec(raw, p, stop, 1)
+            names.append(raw[s0:p].decode("ascii", "replace"))
+        return tuple(names)
+    if etype == EXT_SUPPORTED_VERSIONS:
+        return tuple(_u16_vec(raw, *_vec(raw, 0, end, 1)))
+    return tuple(_u16_vec(raw, *_vec(raw, 0, end, 2)))  # groups, signature algorithms
 
 
 _SH_BAD = Malformed("tls_server_hello_invalid")
