@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from classifier.dissect import k8s_payload, secrets
@@ -84,7 +85,9 @@ class Message:
         return [v for k, v in self.headers if k == name]
 
 
-def _head(data: bytes, pos: int) -> tuple[list[bytes], int] | None:
+def _head(data: bytes, pos: int) -> tuple[bytes, int] | None:
+    """Bytes at pos → (the header block without its empty line, body offset); None when
+    incomplete."""
     end = data.find(b"\r\n\r\n", pos, pos + MAX_HEADER_BYTES)
     sep = 4
     if end < 0:
@@ -94,8 +97,32 @@ def _head(data: bytes, pos: int) -> tuple[list[bytes], int] | None:
                 raise Malformed("http_header_too_long")
             return None
         end, sep = alt, 2
-    lines = data[pos:end].replace(b"\r\n", b"\n").split(b"\n")
-    return lines, end + sep
+    return data[pos:end], end + sep
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """A parsed header block: start line, headers, first value per name, or the error."""
+
+    start: bytes
+    headers: list[tuple[str, str]]
+    first: dict[str, str]
+    error: str | None
+
+
+@lru_cache(maxsize=4096)
+def _parse_head(block: bytes) -> _Head:
+    """Header block bytes → _Head (cached: clients and servers repeat the same heads; the
+    lists and dicts are shared, read only)."""
+    lines = block.replace(b"\r\n", b"\n").split(b"\n")
+    try:
+        headers = _headers(lines[1:])
+    except Malformed as exc:
+        return _Head(lines[0], [], {}, exc.reason)
+    first: dict[str, str] = {}
+    for k, v in headers:
+        first.setdefault(k, v)
+    return _Head(lines[0], headers, first, None)
 
 
 def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
@@ -185,32 +212,38 @@ def parse_request(data: bytes, pos: int = 0) -> Message | None:
     simple = _simple_request(data, pos)
     if simple is not None:
         return simple
-    head = _head(data, pos)
-    if head is None:
+    found = _head(data, pos)
+    if found is None:
         return None
-    lines, body_pos = head
-    parts = lines[0].split(b" ")
+    head = _parse_head(found[0])
+    parts = head.start.split(b" ")
     if len(parts) != 3 or not _method_ok(parts[0]) or not parts[2].startswith(b"HTTP/1."):
         raise Malformed("http_bad_request_line")
+    if head.error is not None:
+        raise Malformed(head.error)
     method, target, version = (p.decode("latin-1") for p in parts)
-    msg = Message((method, target, version), _headers(lines[1:]))
+    msg = Message((method, target, version), head.headers, _first=head.first)
+    body_pos = found[1]
     _body(msg, data, body_pos, has_body=True, to_close=False)
     return msg
 
 
 def parse_response(data: bytes, pos: int = 0, method: str | None = None) -> Message | None:
     """Bytes at pos (answer to ``method``) → the response (None when incomplete); Malformed if not."""
-    head = _head(data, pos)
-    if head is None:
+    found = _head(data, pos)
+    if found is None:
         return None
-    lines, body_pos = head
-    parts = lines[0].split(b" ", 2)
+    head = _parse_head(found[0])
+    parts = head.start.split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit() \
             or len(parts[1]) != 3:
         raise Malformed("http_bad_status_line")
+    if head.error is not None:
+        raise Malformed(head.error)
     version, code = parts[0].decode("latin-1"), parts[1].decode("latin-1")
     reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
-    msg = Message((version, code, reason), _headers(lines[1:]))
+    msg = Message((version, code, reason), head.headers, _first=head.first)
+    body_pos = found[1]
     status = int(code)
     no_body = (status < 200 or status in (204, 304) or method == "HEAD"
                or (method == "CONNECT" and 200 <= status < 300))
@@ -269,13 +302,17 @@ def responses(data: bytes, methods: list[str], errors: list[str]) -> tuple[list[
     return out, pos
 
 
+_redact_target = lru_cache(maxsize=4096)(secrets.redact_target)
+"""secrets.redact_target, cached: probes and clients request the same few targets."""
+
+
 def credentials(req: Message) -> list[tuple[str, str]]:
     """A request → [(kind, fingerprint)] of every credential it carries (never the values)."""
     out: list[tuple[str, str]] = []
     for name in CREDENTIAL_HEADERS:
         if req.get(name) is not None:
             out.extend(secrets.classify(name, value) for value in req.all(name))
-    out.extend(secrets.redact_target(req.first[1])[2])
+    out.extend(_redact_target(req.first[1])[2])
     if req.get("sec-websocket-protocol") is not None:
         for value in req.all("sec-websocket-protocol"):
             _, wfps = secrets.redact_stream_protocols(value)
@@ -286,7 +323,8 @@ def credentials(req: Message) -> list[tuple[str, str]]:
 def _stream_protocol(req: Message, resp: Message | None) -> str | None:
     values: list[str] = []
     for m in (resp, req):
-        if m is None:
+        if m is None or (m.get("x-stream-protocol-version") is None
+                         and m.get("sec-websocket-protocol") is None):
             continue
         values = m.all("x-stream-protocol-version") + m.all("sec-websocket-protocol")
         if values:
@@ -308,11 +346,11 @@ def status_reason(resp: Message) -> str | None:
 
 def _row(i: int, req: Message, resp: Message | None) -> dict[str, Any]:
     method, target, version = req.first
-    path, query, _ = secrets.redact_target(target)
+    path, query, _ = _redact_target(target)
     creds = credentials(req)
     fwd_uri = req.get("x-forwarded-uri")
     if fwd_uri is not None:
-        p, q, _ = secrets.redact_target(fwd_uri)
+        p, q, _ = _redact_target(fwd_uri)
         fwd_uri = f"{p}?{q}" if q else p
     row: dict[str, Any] = {
         "trans_depth": i + 1, "version": version, "method": method,
