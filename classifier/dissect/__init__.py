@@ -17,6 +17,7 @@ from typing import Any, Final
 import pandas as pd
 
 from classifier import schema
+from classifier.dissect import http1
 from classifier.dissect.engine import dissect_bytes
 from classifier.dissect.facts import Facts, Malformed
 from classifier.dissect.tables import Collector
@@ -156,6 +157,7 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
         _dissect_rows(col, column("orig_payload"), column("resp_payload"), where, reasons,
                       strict)
     finally:
+        http1.forget()
         if gc_enabled:
             gc.enable()
     if reasons:

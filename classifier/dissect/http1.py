@@ -306,6 +306,13 @@ _redact_target = lru_cache(maxsize=4096)(secrets.redact_target)
 """secrets.redact_target, cached: probes and clients request the same few targets."""
 
 
+def forget() -> None:
+    """Drop the caches that hold request bytes (header blocks carry credentials): dissect()
+    calls this when it is done, so no secret outlives the call in memory."""
+    _parse_head.cache_clear()
+    _redact_target.cache_clear()
+
+
 def credentials(req: Message) -> list[tuple[str, str]]:
     """A request → [(kind, fingerprint)] of every credential it carries (never the values)."""
     out: list[tuple[str, str]] = []

@@ -148,3 +148,17 @@ def test_cli_terminal_and_files_are_clean(planted: Path, tmp_path: Path, command
         text = (pd.read_parquet(out).to_csv() if suffix == ".parquet"
                 else out.read_text())
         _assert_clean(text, str(out))
+
+
+def test_no_request_bytes_stay_cached_after_dissect() -> None:
+    """Header blocks carry credentials: the http1 parse caches are emptied when dissect ends."""
+    from classifier.dissect import dissect, http1
+
+    req = f"GET /api?token={QTOKEN} HTTP/1.1\r\nAuthorization: Bearer {BEARER}\r\n\r\n".encode()
+    flows = schema.conform([{"uid": "Cs", "orig_payload": req,
+                             "resp_payload": b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}],
+                           schema.FLOW_BASE)
+    d = dissect(flows)
+    assert d.flows["auth_kind"].iloc[0] == "bearer"
+    assert http1._parse_head.cache_info().currsize == 0
+    assert http1._redact_target.cache_info().currsize == 0
