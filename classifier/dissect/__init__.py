@@ -149,23 +149,24 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
         return flows[name].iloc[at].reset_index(drop=True)
 
     reasons: Counter[str] = Counter()
-    # Facts hold no reference cycles; collecting while the flow table's millions of objects
-    # sit on the heap only costs time (full collections rescan them all).
+    # Facts and the tables built from them hold no reference cycles; collecting while the flow
+    # table's millions of objects sit on the heap only costs time (full collections rescan
+    # them all), so the collector stays off until the tables are built.
     gc_enabled = gc.isenabled()
     gc.disable()
     try:
         _dissect_rows(col, column("orig_payload"), column("resp_payload"), where, reasons,
                       strict)
+        if reasons:
+            log.info("dissect: %d flows, reasons: %s", n,
+                     ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
+        return Dissection(
+            flows=pd.concat([_base(flows), col.flow_columns()], axis=1),
+            tls=col.tls(identity),
+            certificates=col.certificates(identity),
+            http=col.http(identity),
+        )
     finally:
         http1.forget()
         if gc_enabled:
             gc.enable()
-    if reasons:
-        log.info("dissect: %d flows, reasons: %s", n,
-                 ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
-    return Dissection(
-        flows=pd.concat([_base(flows), col.flow_columns()], axis=1),
-        tls=col.tls(identity),
-        certificates=col.certificates(identity),
-        http=col.http(identity),
-    )
