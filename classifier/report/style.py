@@ -11,11 +11,9 @@ from typing import Final
 
 import pandas as pd
 
-PATH_ORDER: Final = (
-    "node-to-apiserver", "pod-to-apiserver", "client-to-apiserver", "apiserver-to-kubelet",
-    "apiserver-proxy", "kubelet-readonly", "kubelet-direct", "etcd", "etcd-peer",
-    "konnectivity", "ssh-tunnel", "control-plane-other", "other",
-)
+from classifier.k8s.paths import PATHS
+
+PATH_ORDER: Final = PATHS
 """Control-plane paths in reading order (issue 5's vocabulary)."""
 
 UNTAGGED: Final = "untagged"

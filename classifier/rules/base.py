@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Final, Protocol, runtime_checkable
 import pandas as pd
 
 from classifier import schema
+from classifier.k8s.paths import APISERVER_FAMILY
 
 
 class Severity(StrEnum):
@@ -116,7 +117,7 @@ class Rule(Protocol):
 NON_CONTROL_PLANE: Final = frozenset({"other"})
 """Paths that are not Kubernetes control-plane paths (classifier.k8s path names)."""
 
-APISERVER_PATHS: Final = frozenset({"node-to-apiserver", "pod-to-apiserver", "client-to-apiserver"})
+APISERVER_PATHS: Final = APISERVER_FAMILY
 KUBELET_PATHS: Final = frozenset({"apiserver-to-kubelet", "kubelet-direct"})
 ETCD_PATHS: Final = frozenset({"etcd", "etcd-peer"})
 
