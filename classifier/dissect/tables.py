@@ -32,12 +32,14 @@ class _CertAgg:
     first_seen: Any = None
 
 
-_ARROW_STRINGS = pd.StringDtype().storage == "pyarrow" and pd.StringDtype() == "string"
+def _arrow_strings() -> bool:
+    """pandas' 'string' dtype is Arrow-backed (checked per call: the option can change)."""
+    return bool(pd.StringDtype().storage == "pyarrow")
 
 
 def _string_array(values: Any) -> Any:
     """str/None values → the 'string' column (Arrow-backed when pandas' default is Arrow)."""
-    if _ARROW_STRINGS:
+    if _arrow_strings():
         try:
             return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
         except (pa.ArrowException, TypeError, ValueError):
@@ -130,7 +132,7 @@ def build(rows: list[dict[str, Any]], table: schema.Table,
             out[name] = g if str(g.dtype) == c.dtype else _conform_one(pd.DataFrame({name: g}), c)
         elif name in columns:
             out[name] = _column(columns[name], c.dtype)
-        elif c.dtype == "string" and _ARROW_STRINGS:
+        elif c.dtype == "string" and _arrow_strings():
             out[name] = pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())),
                                   copy=False)
         else:
