@@ -90,6 +90,12 @@ def _be16(b: np.ndarray, p: int) -> Any:
 
 
 @njit(cache=True, inline="always")
+def _be24(b: np.ndarray, p: int) -> Any:
+    """Big-endian 24-bit value (VXLAN / Geneve VNI, RFC 7348 §5, RFC 8926 §3.4) at p."""
+    return (np.int64(b[p]) << 16) | (np.int64(b[p + 1]) << 8) | np.int64(b[p + 2])
+
+
+@njit(cache=True, inline="always")
 def _be32(b: np.ndarray, p: int) -> Any:
     return (np.int64(b[p]) << 24) | (np.int64(b[p + 1]) << 16) | (np.int64(b[p + 2]) << 8) | \
         np.int64(b[p + 3])
@@ -101,6 +107,19 @@ def _be64(b: np.ndarray, p: int) -> np.uint64:
     for k in range(8):
         v = (v << np.uint64(8)) | np.uint64(b[p + k])
     return v
+
+
+@njit(cache=True, inline="always")
+def _enter_tunnel(i, kind, tid, tun_kind, tun_src_hi, tun_src_lo, tun_dst_hi,  # type: ignore[no-untyped-def]
+                  tun_dst_lo, tun_id, src_hi, src_lo, dst_hi, dst_lo):
+    """Packet i enters a tunnel: the outermost one is kept with its outer ends and id (-1 none)."""
+    if tun_kind[i] == 0:
+        tun_kind[i] = kind
+        tun_src_hi[i] = src_hi[i]
+        tun_src_lo[i] = src_lo[i]
+        tun_dst_hi[i] = dst_hi[i]
+        tun_dst_lo[i] = dst_lo[i]
+        tun_id[i] = tid
 
 
 @njit(cache=True, nogil=True)
@@ -299,12 +318,9 @@ def _decode_all(buf, off, caplen, linktype, reason_in, reason, src_hi, src_lo, d
                 if depth >= MAX_DEPTH:
                     r = R.TUNNEL_TOO_DEEP
                     break
-                if tun_kind[i] == 0:
-                    tun_kind[i] = TUN_IPIP
-                    tun_src_hi[i] = src_hi[i]
-                    tun_src_lo[i] = src_lo[i]
-                    tun_dst_hi[i] = dst_hi[i]
-                    tun_dst_lo[i] = dst_lo[i]
+                _enter_tunnel(i, TUN_IPIP, -1,
+                              tun_kind, tun_src_hi, tun_src_lo, tun_dst_hi, tun_dst_lo, tun_id,
+                              src_hi, src_lo, dst_hi, dst_lo)
                 depth += 1
                 p = l4p
                 end = min(end, ip_total_end)
@@ -346,13 +362,9 @@ def _decode_all(buf, off, caplen, linktype, reason_in, reason, src_hi, src_lo, d
                 if q > end:
                     r = R.TUNNEL_TRUNCATED
                     break
-                if tun_kind[i] == 0:
-                    tun_kind[i] = TUN_GRE
-                    tun_src_hi[i] = src_hi[i]
-                    tun_src_lo[i] = src_lo[i]
-                    tun_dst_hi[i] = dst_hi[i]
-                    tun_dst_lo[i] = dst_lo[i]
-                    tun_id[i] = key
+                _enter_tunnel(i, TUN_GRE, key,
+                              tun_kind, tun_src_hi, tun_src_lo, tun_dst_hi, tun_dst_lo, tun_id,
+                              src_hi, src_lo, dst_hi, dst_lo)
                 depth += 1
                 p = q
                 end = min(end, ip_total_end)
@@ -393,14 +405,9 @@ def _decode_all(buf, off, caplen, linktype, reason_in, reason, src_hi, src_lo, d
                 # VXLAN (RFC 7348 §5: I flag 0x08) on 4789, and Linux/flannel's 8472
                 if (dp == 4789 or dp == 8472) and depth < MAX_DEPTH and po + 8 <= cend and (
                         buf[po] & 0x08) != 0:
-                    if tun_kind[i] == 0:
-                        tun_kind[i] = TUN_VXLAN
-                        tun_src_hi[i] = src_hi[i]
-                        tun_src_lo[i] = src_lo[i]
-                        tun_dst_hi[i] = dst_hi[i]
-                        tun_dst_lo[i] = dst_lo[i]
-                        tun_id[i] = (np.int64(buf[po + 4]) << 16) | (
-                            np.int64(buf[po + 5]) << 8) | np.int64(buf[po + 6])
+                    _enter_tunnel(i, TUN_VXLAN, _be24(buf, po + 4),
+                                  tun_kind, tun_src_hi, tun_src_lo, tun_dst_hi, tun_dst_lo, tun_id,
+                                  src_hi, src_lo, dst_hi, dst_lo)
                     depth += 1
                     p = po + 8
                     end = cend
@@ -411,14 +418,9 @@ def _decode_all(buf, off, caplen, linktype, reason_in, reason, src_hi, src_lo, d
                     gp = _be16(buf, po + 2)
                     q = po + 8 + (np.int64(buf[po]) & 0x3F) * 4
                     if (gp == 0x6558 or gp == 0x0800 or gp == 0x86DD) and q <= cend:
-                        if tun_kind[i] == 0:
-                            tun_kind[i] = TUN_GENEVE
-                            tun_src_hi[i] = src_hi[i]
-                            tun_src_lo[i] = src_lo[i]
-                            tun_dst_hi[i] = dst_hi[i]
-                            tun_dst_lo[i] = dst_lo[i]
-                            tun_id[i] = (np.int64(buf[po + 4]) << 16) | (
-                                np.int64(buf[po + 5]) << 8) | np.int64(buf[po + 6])
+                        _enter_tunnel(i, TUN_GENEVE, _be24(buf, po + 4),
+                                      tun_kind, tun_src_hi, tun_src_lo, tun_dst_hi, tun_dst_lo, tun_id,
+                                      src_hi, src_lo, dst_hi, dst_lo)
                         depth += 1
                         p = q
                         end = cend
