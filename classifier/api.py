@@ -65,6 +65,10 @@ class Result:
     rule_errors: dict[str, str] = field(default_factory=dict)
     """Rules that raised instead of evaluating (rule id → error); empty when all ran."""
 
+    def custody(self) -> dict[str, Any]:
+        """Chain-of-custody facts: kubewire's version, inputs' SHA-256 and sizes, filters."""
+        return custody(self.inputs, self.filters)
+
     def packet_totals(self) -> dict[str, int]:
         """Packet accounting → {'read', 'decoded', 'skipped', 'out_of_scope'}."""
         by = self.stats.groupby("outcome", observed=True)["packets"].sum()
@@ -155,6 +159,17 @@ class Result:
         )
 
 
+def custody(inputs: pd.DataFrame, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Inputs table (+ filters) → chain-of-custody facts: kubewire's version, each input's
+    path, size and SHA-256, and the filters applied."""
+    return {
+        "kubewire_version": VERSION,
+        "inputs": [{"capture": str(r.capture), "size": int(r.size), "sha256": str(r.sha256)}
+                   for r in inputs.itertuples()],
+        "filters": dict(filters or {}),
+    }
+
+
 def _as_list(paths: PathArg | Sequence[PathArg]) -> list[str]:
     if isinstance(paths, str | PathLike):
         return [str(paths)]
@@ -174,6 +189,10 @@ class Capture:
     """Packet accounting (schema.STATS)."""
     inputs: pd.DataFrame
     """The capture files read (schema.INPUTS)."""
+
+    def custody(self) -> dict[str, Any]:
+        """Chain-of-custody facts: kubewire's version, inputs' SHA-256 and sizes."""
+        return custody(self.inputs)
 
 
 def read_capture(

@@ -5,6 +5,8 @@
   injection"); Parquet keeps the exact values.
 - JSON: a list of objects; JSON Lines: one object per line; NA → null.
 - Bulky internal columns (raw payload prefixes) are never written: see ``schema.for_export``.
+- Chain of custody: with ``custody`` (kubewire's version, every input's path, size and
+  SHA-256, the filters), a sidecar ``<file>.custody.json`` is written next to the table.
 """
 
 from __future__ import annotations
@@ -97,9 +99,32 @@ def write_jsonl(frame: pd.DataFrame, path: Path) -> None:
             fh.write(json.dumps(rec, ensure_ascii=False, allow_nan=False) + "\n")
 
 
+def custody_path(out: Path) -> Path:
+    """Output file → the path of its chain-of-custody sidecar."""
+    return out.with_name(out.name + ".custody.json")
+
+
+def write_custody(out: Path, custody: dict[str, Any]) -> Path:
+    """Output file + custody facts → the sidecar ``<file>.custody.json`` (also for the table's
+    own hash, so a later reader can tell the table was not edited)."""
+    import hashlib
+
+    facts = dict(custody)
+    facts["output"] = {"path": str(out), "size": out.stat().st_size,
+                       "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
+    target = custody_path(out)
+    try:
+        write_json(facts, target)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    return target
+
+
 def write_table(frame: pd.DataFrame, spec: schema.Table, out: Path,
-                suffixes: tuple[str, ...] = SUFFIXES) -> None:
-    """A schema table + file name → the exported columns written in the format of its suffix.
+                suffixes: tuple[str, ...] = SUFFIXES, *,
+                custody: dict[str, Any] | None = None) -> None:
+    """A schema table + file name → the exported columns written in the format of its suffix,
+    plus the custody sidecar when ``custody`` is given.
 
     Raises OutputError for a suffix not in ``suffixes`` or a file that cannot be written.
     """
@@ -114,3 +139,5 @@ def write_table(frame: pd.DataFrame, spec: schema.Table, out: Path,
             {".csv": write_csv, ".json": write_json, ".jsonl": write_jsonl}[suffix](exported, out)
     except OSError as exc:
         raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    if custody is not None:
+        write_custody(out, custody)

@@ -62,3 +62,15 @@ def test_jsonable_values() -> None:
     assert jsonable(pd.NA) is None and jsonable(float("nan")) is None
     assert jsonable(pd.Timestamp("2024-01-01", tz="UTC")) == "2024-01-01T00:00:00+00:00"
     assert jsonable(b"\x01\x02") == "0102" and jsonable({"a": [1, pd.NA]}) == {"a": [1, None]}
+
+
+def test_custody_sidecar_names_inputs_and_hashes_the_table(tmp_path: Path) -> None:
+    import hashlib
+
+    out = tmp_path / "hosts.csv"
+    facts = {"kubewire_version": "0.1.0",
+             "inputs": [{"capture": "a.pcap", "size": 24, "sha256": "ab" * 32}], "filters": {}}
+    write_table(_hosts(), schema.HOSTS, out, custody=facts)
+    side = json.loads((tmp_path / "hosts.csv.custody.json").read_text())
+    assert side["inputs"] == facts["inputs"] and side["kubewire_version"] == "0.1.0"
+    assert side["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()

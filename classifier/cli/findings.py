@@ -28,6 +28,7 @@ from classifier.forensics.filters import FlowFilter
 from classifier.rules.base import Severity
 from classifier.rules.diff import Diff
 from classifier.rules.export import write_findings
+from classifier.tablefile import write_custody
 
 SEVERITIES = [s.value for s in Severity]
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
@@ -71,6 +72,7 @@ def findings_cmd(captures: tuple[str, ...], inventory: tuple[str, ...], baseline
     if output is not None:
         try:
             write_findings(findings, output)
+            write_custody(Path(output), result.custody())
         except OSError as exc:
             raise click.FileError(output, hint=str(exc.strerror or exc)) from None
     if not quiet:

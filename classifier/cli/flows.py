@@ -59,13 +59,13 @@ def flows_cmd(captures: tuple[str, ...], output: str | None, tag: bool,
             flt = FlowFilter(since=since, until=until, hosts=hosts, paths=paths, where=where)
             result = api.analyze(list(captures), list(inventory) or None,
                                  filters=flt if filtered else None, progress=progress)
-            flows, stats = result.flows, result.stats
+            flows, stats, facts = result.flows, result.stats, result.custody()
         else:
-            flows, stats = _read(list(captures), progress)
-    if not quiet and stats is not None:
+            flows, stats, facts = _read(list(captures), progress)
+    if not quiet:
         click.echo(summary_line(stats), err=True)
     if output is not None:
-        write_flows(flows, Path(output))
+        write_flows(flows, Path(output), custody=facts)
         if not quiet:
             click.echo(f"kubewire: {len(flows)} flows written to {output}", err=True)
         return
@@ -74,14 +74,10 @@ def flows_cmd(captures: tuple[str, ...], output: str | None, tag: bool,
 
 
 def _read(captures: list[str], progress: Callable[[int, int], None] | None,
-          ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Flows with dissection, plus accounting when the API offers it without tagging."""
-    read_capture = getattr(api, "read_capture", None)
-    if read_capture is not None:
-        cap = read_capture(captures, progress=progress)
-        return cap.flows, cap.stats
-    result = api.analyze(captures, None, progress=progress)
-    return result.flows, result.stats
+          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Captures → dissected flows, packet accounting and custody facts (no tagging)."""
+    cap = api.read_capture(captures, progress=progress)
+    return cap.flows, cap.stats, cap.custody()
 
 
 @contextmanager
@@ -120,9 +116,10 @@ def summary_line(stats: pd.DataFrame) -> str:
             f"{by.get('out_of_scope', 0)} out of scope{detail('out_of_scope')}")
 
 
-def write_flows(flows: pd.DataFrame, out: Path) -> None:
-    """Flow table → .csv / .parquet / .jsonl with the exported columns (never payload bytes)."""
-    write_table(flows, schema.FLOWS, out, SUFFIXES)
+def write_flows(flows: pd.DataFrame, out: Path, *, custody: dict[str, Any] | None = None) -> None:
+    """Flow table → .csv / .parquet / .jsonl with the exported columns (never payload bytes),
+    plus the chain-of-custody sidecar when ``custody`` is given."""
+    write_table(flows, schema.FLOWS, out, SUFFIXES, custody=custody)
 
 
 

@@ -48,7 +48,7 @@ def hosts_cmd(captures: tuple[str, ...], inventory: tuple[str, ...], output: str
         seen = set(result.flows["orig_h"].dropna()) | set(result.flows["resp_h"].dropna())
         table = table[table["ip"].isin(seen)].reset_index(drop=True)
     if output is not None:
-        write_hosts(table, Path(output))
+        write_hosts(table, Path(output), custody=result.custody())
         if not quiet:
             click.echo(f"kubewire: {len(table)} hosts written to {output}", err=True)
         return
@@ -56,9 +56,9 @@ def hosts_cmd(captures: tuple[str, ...], inventory: tuple[str, ...], output: str
         click.echo(render(table))
 
 
-def write_hosts(table: pd.DataFrame, out: Path) -> None:
-    """Hosts table → a .csv, .json (list of objects) or .parquet file."""
-    write_table(table, schema.HOSTS, out, SUFFIXES)
+def write_hosts(table: pd.DataFrame, out: Path, *, custody: dict[str, Any] | None = None) -> None:
+    """Hosts table → a .csv, .json (list of objects) or .parquet file (+ custody sidecar)."""
+    write_table(table, schema.HOSTS, out, SUFFIXES, custody=custody)
 
 
 

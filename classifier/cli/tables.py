@@ -72,7 +72,8 @@ def certs_cmd(captures: tuple[str, ...], inventory: tuple[str, ...], output: str
     if any((since, until, hosts, paths, where)):
         keep = set(result.flows["uid"])
         table = table[[bool(set(u or ()) & keep) for u in table["uids"]]].reset_index(drop=True)
-    _emit(table, schema.CERTIFICATES, output, quiet, "certificates", _cert_cells, CERT_COLUMNS)
+    _emit(table, schema.CERTIFICATES, output, quiet, "certificates", _cert_cells, CERT_COLUMNS,
+          result.custody())
 
 
 @click.command("http")
@@ -87,14 +88,15 @@ def http_cmd(captures: tuple[str, ...], inventory: tuple[str, ...], output: str 
     """
     flt = FlowFilter(since=since, until=until, hosts=hosts, paths=paths, where=where)
     result = _result(captures, inventory, output, flt)
-    _emit(result.http, schema.HTTP, output, quiet, "HTTP requests", _http_cells, HTTP_COLUMNS)
+    _emit(result.http, schema.HTTP, output, quiet, "HTTP requests", _http_cells, HTTP_COLUMNS,
+          result.custody())
 
 
 def _emit(table: pd.DataFrame, spec: schema.Table, output: str | None, quiet: bool, what: str,
           cells: Callable[[dict[str, Any]], dict[str, str]],
-          columns: tuple[tuple[str, str], ...]) -> None:
+          columns: tuple[tuple[str, str], ...], custody: dict[str, Any] | None = None) -> None:
     if output is not None:
-        write_table(table, spec, Path(output))
+        write_table(table, spec, Path(output), custody=custody)
         if not quiet:
             click.echo(f"kubewire: {len(table)} {what} written to {output}", err=True)
         return
@@ -116,9 +118,10 @@ def _emit(table: pd.DataFrame, spec: schema.Table, output: str | None, quiet: bo
     console.print(rich)
 
 
-def write_table(table: pd.DataFrame, spec: schema.Table, out: Path) -> None:
-    """A detail table → .csv, .json (list of objects) or .parquet (classifier.tablefile)."""
-    tablefile.write_table(table, spec, out, SUFFIXES)
+def write_table(table: pd.DataFrame, spec: schema.Table, out: Path, *,
+                custody: dict[str, Any] | None = None) -> None:
+    """A detail table → .csv, .json (list of objects) or .parquet (+ custody sidecar)."""
+    tablefile.write_table(table, spec, out, SUFFIXES, custody=custody)
 
 
 def _missing(v: Any) -> bool:
