@@ -17,6 +17,7 @@ import pandas as pd
 from classifier import schema
 from classifier.errors import CaptureError, MalformedPacketError
 from classifier.flows.build import build_flows
+from classifier.flows.merge import merge_points, merge_views, relabel_index
 from classifier.flows.points import group_points, scan_span
 from classifier.flows.table import FlowTable
 from classifier.ingest.decode import decode
@@ -186,17 +187,8 @@ def assemble(
 
 
 def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    try:
-        from classifier.flows.merge import merge_points
-
-        return pd.DataFrame(merge_points(frames))
-    except (ImportError, NotImplementedError):
-        log.debug("merge_points not available yet: concatenating capture points")
-    nonempty = [f for f in frames if len(f)]
-    if not nonempty:
-        return frames[0]
-    return pd.concat(nonempty, ignore_index=True).sort_values(
-        ["ts", "uid"], kind="stable").reset_index(drop=True)
+    """Per-capture-point flow tables → one table (the same connection at two points is one flow)."""
+    return pd.DataFrame(merge_points(frames))
 
 
 def packet_index(
@@ -209,9 +201,9 @@ def packet_index(
 
     ``capture`` is the path as given, ``frame`` the 1-based frame number in that file (as
     tshark numbers it), ``uid`` the packet's flow uid (the same uid ``assemble`` gives that
-    flow on the same inputs, before any multi-point merge renames it), ``ts`` the capture time
-    (UTC). Packets that were skipped or out of scope have no row. Rows are in reading order.
-    With several capture points the uids are those of the merged flow table.
+    flow on the same inputs; with several capture points, the uid of the merged flow),
+    ``ts`` the capture time (UTC). Packets that were skipped or out of scope have no row.
+    Rows are in reading order.
     """
     results = _run(paths, 0, strict, progress, want_index=True)
     parts = [r.index for r in results if r.index is not None and len(r.index)]
@@ -219,13 +211,8 @@ def packet_index(
         return _empty_index()
     index = pd.concat(parts, ignore_index=True)
     if len(results) > 1:
-        try:
-            from classifier.flows.merge import merge_views, relabel_index
-
-            merged = merge_views([r.flows for r in results])
-            index = pd.DataFrame(relabel_index(index, merged.aliases))
-        except (ImportError, NotImplementedError):
-            log.debug("merge not available yet: packet index keeps per-point uids")
+        merged = merge_views([r.flows for r in results])
+        index = pd.DataFrame(relabel_index(index, merged.aliases))
     return index
 
 

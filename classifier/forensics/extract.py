@@ -154,10 +154,7 @@ def extract(paths: Sequence[str], uids: Iterable[str], out: str, *,
     if index is None:
         from classifier.flows import packet_index
 
-        index = packet_index(paths)
-        # Per-point uids (not merged yet) are those the merged flow table does not know.
-        if flows is None or not set(index["uid"].astype(str)) <= set(flows["uid"].astype(str)):
-            index = _merged_index(paths, index)
+        index = packet_index(paths)  # uids of the merged flow table when several points
     sel = index[index["uid"].astype("string").isin(wanted)]
     frames: dict[str, dict[int, str]] = {p: {} for p in paths}
     for cap, frame, uid in zip(sel["capture"].astype(str), sel["frame"].astype("int64"),
@@ -191,26 +188,6 @@ def extract(paths: Sequence[str], uids: Iterable[str], out: str, *,
     return Extraction(out=str(target), packets=len(packets), flows=len(written),
                       missing=sorted(wanted - written), inputs=inputs,
                       sha256=hash_file(str(target)).sha256)
-
-
-def _merged_index(paths: list[str], index: pd.DataFrame) -> pd.DataFrame:
-    """A per-point packet index → uids of merged flows, when the inputs form several points.
-
-    ``packet_index`` numbers packets with each capture point's own uids; a connection seen at
-    two points keeps only one of them after the merge. The per-point flow tables are rebuilt
-    to learn which uid each view was merged into.
-    """
-    from classifier.flows import assemble
-    from classifier.flows.merge import merge_views, relabel_index
-    from classifier.flows.points import group_points, scan_span
-
-    if len(paths) < 2:
-        return index
-    points = group_points([scan_span(i, p) for i, p in enumerate(paths)])
-    if len(points) < 2:
-        return index
-    frames = [assemble([paths[i] for i in point], payload_bytes=0).flows for point in points]
-    return relabel_index(index, merge_views(frames).aliases)
 
 
 def _check_output(paths: Sequence[str], out: str) -> None:
