@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from classifier import api, schema
-from classifier.cli import main
 from classifier.k8s import tag_paths
+from tests.cli.helpers import patch_analyze, run_main
 from tests.k8s.util import frame, tls
 
 CP, W1 = "192.168.56.10", "192.168.56.11"
@@ -35,20 +35,10 @@ def _result(*_: Any, **kw: Any) -> api.Result:
 
 @pytest.fixture
 def fake_analyze(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    calls: list[dict[str, Any]] = []
-
-    def fake(*a: Any, **kw: Any) -> api.Result:
-        calls.append({"args": a, **kw})
-        return _result(*a, **kw)
-    monkeypatch.setattr(api, "analyze", fake)
-    return calls
+    return patch_analyze(monkeypatch, _result)
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
+_run = run_main
 
 
 def test_terminal_table(fake_analyze: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
