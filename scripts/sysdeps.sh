@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the system tools kubewire's tests and capture lab need, when missing.
 # tshark: the independent oracle; tcpdump, etcd, sshd, kubectl, iproute2: the capture lab;
-# chromium: rendering the HTML report in tests.
+# chromium: rendering the HTML report in tests; gcc + Python headers: the ahead-of-time kernels.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -20,6 +20,9 @@ have nft        || need+=(nftables)
 have dig        || need+=(dnsutils)
 have openssl    || need+=(openssl)
 have mergecap   || need+=(wireshark-common)
+have gcc        || need+=(gcc)
+pyinc=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)
+[ -n "$pyinc" ] && [ -f "$pyinc/Python.h" ] || need+=(python3-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "sysdeps: missing ${need[*]}; not root, so not installing (tests needing them will skip)" >&2

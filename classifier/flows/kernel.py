@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 import numpy as np
-from numba import njit
+
+from classifier.native import inline, kernel
 
 KW: Final = 6
 """Key words: a_hi, a_lo, b_hi, b_lo, ports|proto|tunnel kind, vlans|tunnel id."""
@@ -37,7 +38,7 @@ MAX_INTERVALS: Final = 256
 """Burst intervals kept per flow for the median."""
 
 
-@njit(cache=True, inline="always")
+@inline
 def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     h ^= v + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6)) + (h >> np.uint64(2))
     h ^= h >> np.uint64(31)
@@ -45,14 +46,14 @@ def _mix(h: np.uint64, v: np.uint64) -> np.uint64:
     return h
 
 
-@njit(cache=True, inline="always")
+@inline
 def _sdiff(a: np.uint32, b: np.uint32) -> Any:
     """a - b as a signed 32-bit sequence-number difference (RFC 1982 style)."""
     d = (np.int64(a) - np.int64(b)) & 0xFFFFFFFF
     return d - 0x100000000 if d >= 0x80000000 else d
 
 
-@njit(cache=True, inline="always")
+@inline
 def _letter(hist: np.ndarray, hist_n: np.ndarray, seen: np.ndarray, f: int, letter: int,
             d: int) -> None:
     bit = np.uint32(1) << np.uint32(letter * 2 + d)
@@ -63,7 +64,7 @@ def _letter(hist: np.ndarray, hist_n: np.ndarray, seen: np.ndarray, f: int, lett
             hist_n[f] += 1
 
 
-@njit(cache=True, inline="always")
+@inline
 def _tls_walk(buf: np.ndarray, base: int, rel: int, cap: int, old_contig: int, limit: int,
               f: int, d: int, st: np.ndarray, nxt: np.ndarray, hdr: np.ndarray,
               keep: np.ndarray) -> None:
@@ -101,7 +102,7 @@ def _tls_walk(buf: np.ndarray, base: int, rel: int, cap: int, old_contig: int, l
         nxt[f, d] = q + 5 + length
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags, seq,  # type: ignore[no-untyped-def]
           pay_off, pay_len, pay_cap, ip_bytes, vlan1, vlan2, tun_kind, tun_src_hi, tun_src_lo,
           tun_dst_hi, tun_dst_lo, tun_id, file_idx, start, payload_bytes, udp_timeout,

@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from classifier.flows import kernel as K
 from classifier.flows.payload import copy_segments, reassemble
 from classifier.ingest.decode import Packets
+from classifier.native import kernel
 
 UDP_TIMEOUT_S = 60.0
 """UDP conversations end after 60 s without a packet (Zeek's udp_inactivity_timeout)."""
@@ -45,7 +45,7 @@ _FLOW_FIELDS: dict[str, tuple[type, tuple[int, ...]]] = {
 }
 
 
-@njit(cache=True)
+@kernel()
 def _rehash(keys, val, cnt, new_keys, new_val, new_cnt):  # type: ignore[no-untyped-def]
     """Old hash table → new (double) table; returns old slot → new slot (-1 when empty)."""
     cap = new_val.shape[0]

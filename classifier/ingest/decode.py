@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
-from numba import njit
 
 from classifier.ingest import reasons as R
+from classifier.native import inline, kernel
 
 TUN_NONE: Final = 0
 TUN_VXLAN: Final = 1
@@ -84,24 +84,24 @@ def decode(buf: np.ndarray, off: np.ndarray, caplen: np.ndarray, linktype: np.nd
     return p
 
 
-@njit(cache=True, inline="always")
+@inline
 def _be16(b: np.ndarray, p: int) -> Any:
     return (np.int64(b[p]) << 8) | np.int64(b[p + 1])
 
 
-@njit(cache=True, inline="always")
+@inline
 def _be24(b: np.ndarray, p: int) -> Any:
     """Big-endian 24-bit value (VXLAN / Geneve VNI, RFC 7348 §5, RFC 8926 §3.4) at p."""
     return (np.int64(b[p]) << 16) | (np.int64(b[p + 1]) << 8) | np.int64(b[p + 2])
 
 
-@njit(cache=True, inline="always")
+@inline
 def _be32(b: np.ndarray, p: int) -> Any:
     return (np.int64(b[p]) << 24) | (np.int64(b[p + 1]) << 16) | (np.int64(b[p + 2]) << 8) | \
         np.int64(b[p + 3])
 
 
-@njit(cache=True, inline="always")
+@inline
 def _be64(b: np.ndarray, p: int) -> np.uint64:
     v = np.uint64(0)
     for k in range(8):
@@ -109,7 +109,7 @@ def _be64(b: np.ndarray, p: int) -> np.uint64:
     return v
 
 
-@njit(cache=True, inline="always")
+@inline
 def _enter_tunnel(i, kind, tid, tun_kind, tun_src_hi, tun_src_lo, tun_dst_hi,  # type: ignore[no-untyped-def]
                   tun_dst_lo, tun_id, src_hi, src_lo, dst_hi, dst_lo):
     """Packet i enters a tunnel: the outermost one is kept with its outer ends and id (-1 none)."""
@@ -122,7 +122,7 @@ def _enter_tunnel(i, kind, tid, tun_kind, tun_src_hi, tun_src_lo, tun_dst_hi,  #
         tun_id[i] = tid
 
 
-@njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _decode_all(buf, off, caplen, linktype, reason_in, reason, src_hi, src_lo, dst_hi,  # type: ignore[no-untyped-def]
                 dst_lo, sport, dport, flags, seq, ack, pay_off, pay_len, pay_cap, ip_bytes,
                 vlan1, vlan2, tun_kind, tun_src_hi, tun_src_lo, tun_dst_hi, tun_dst_lo, tun_id):

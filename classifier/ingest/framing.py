@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 import numpy as np
-from numba import njit
 
 from classifier.ingest.reasons import CORRUPT_RECORD_HEADER, PCAPNG_BAD_INTERFACE, PCAPNG_UNKNOWN_BLOCK
+from classifier.native import helper, inline, kernel
 
 # pcapng block types (draft-ietf-opsawg-pcapng §10.1)
 SHB: Final = 0x0A0D0D0A
@@ -34,7 +34,7 @@ MAX_BLOCK: Final = 16 << 20
 """No record or block may claim more than 16 MiB (Wireshark's own ceiling is 256 KiB/record)."""
 
 
-@njit(cache=True, inline="always")
+@inline
 def _u32(buf: np.ndarray, p: int, swapped: bool) -> Any:
     if swapped:
         return (np.uint32(buf[p]) << 24) | (np.uint32(buf[p + 1]) << 16) | (
@@ -43,14 +43,14 @@ def _u32(buf: np.ndarray, p: int, swapped: bool) -> Any:
         np.uint32(buf[p + 1]) << 8) | np.uint32(buf[p])
 
 
-@njit(cache=True, inline="always")
+@inline
 def _u16(buf: np.ndarray, p: int, swapped: bool) -> Any:
     if swapped:
         return (np.uint32(buf[p]) << 8) | np.uint32(buf[p + 1])
     return (np.uint32(buf[p + 1]) << 8) | np.uint32(buf[p])
 
 
-@njit(cache=True)
+@kernel()
 def frame_pcap(buf: np.ndarray, pos: int, end: int, swapped: bool, frac_ns: int, limit: int,
                off: np.ndarray, caplen: np.ndarray, origlen: np.ndarray, ts: np.ndarray,
                reason: np.ndarray) -> tuple[int, int, int]:
@@ -79,7 +79,7 @@ def frame_pcap(buf: np.ndarray, pos: int, end: int, swapped: bool, frac_ns: int,
         pos += 16 + cl
 
 
-@njit(cache=True)
+@helper
 def _plausible_pcap(buf: np.ndarray, p: int, swapped: bool, frac_ns: int, limit: int,
                     ref_sec: int) -> bool:
     cl = _u32(buf, p + 8, swapped)
@@ -92,7 +92,7 @@ def _plausible_pcap(buf: np.ndarray, p: int, swapped: bool, frac_ns: int, limit:
     return not (ref_sec > 0 and abs(np.int64(sec) - ref_sec) > 86400)
 
 
-@njit(cache=True)
+@kernel()
 def resync_pcap(buf: np.ndarray, pos: int, end: int, at_eof: bool, swapped: bool, frac_ns: int,
                 limit: int, ref_sec: int) -> tuple[int, int]:
     """After a corrupt header at pos → (0, position of the next plausible record) or (1, pos to
@@ -114,7 +114,7 @@ def resync_pcap(buf: np.ndarray, pos: int, end: int, at_eof: bool, swapped: bool
     return 1, p
 
 
-@njit(cache=True)
+@helper
 def _ts_ns(raw: np.uint64, mul: int, div: int, shift: int, offset: int) -> Any:
     if shift > 0:
         sec = raw >> np.uint64(shift)
@@ -126,7 +126,7 @@ def _ts_ns(raw: np.uint64, mul: int, div: int, shift: int, offset: int) -> Any:
     return np.int64(raw) * mul + offset
 
 
-@njit(cache=True)
+@kernel()
 def frame_pcapng(buf: np.ndarray, pos: int, end: int, swapped: bool,
                  if_mul: np.ndarray, if_div: np.ndarray, if_shift: np.ndarray,
                  if_offset: np.ndarray, if_snap: np.ndarray,
@@ -209,7 +209,7 @@ def frame_pcapng(buf: np.ndarray, pos: int, end: int, swapped: bool,
         pos += blen
 
 
-@njit(cache=True)
+@kernel()
 def resync_pcapng(buf: np.ndarray, pos: int, end: int, at_eof: bool, swapped: bool) -> tuple[int, int]:
     """After a corrupt block at pos → like resync_pcap: the next 4-aligned block whose leading
     and trailing lengths agree and whose type is a packet or metadata block."""
