@@ -10,7 +10,7 @@ import pytest
 
 from classifier import schema
 from classifier.errors import OutputError
-from classifier.tablefile import jsonable, write_table
+from classifier.tablefile import FORMULA_START, jsonable, write_table
 
 
 def _hosts() -> pd.DataFrame:
@@ -74,3 +74,66 @@ def test_custody_sidecar_names_inputs_and_hashes_the_table(tmp_path: Path) -> No
     side = json.loads((tmp_path / "hosts.csv.custody.json").read_text())
     assert side["inputs"] == facts["inputs"] and side["kubewire_version"] == "0.1.0"
     assert side["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def _pandas_reference(frame: pd.DataFrame) -> str:
+    """What the writer promises: pandas' to_csv after the cell rules (the independent oracle)."""
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            out[col] = s.map(lambda v: None if pd.isna(v) else v.isoformat())
+        elif isinstance(s.dtype, pd.StringDtype | pd.CategoricalDtype):
+            text = s.astype("string")
+            out[col] = text.mask(text.str.startswith(FORMULA_START).fillna(False).astype(bool),
+                                 "'" + text)
+        elif s.dtype == object:
+            out[col] = s.map(lambda v: None if v is None else json.dumps(v) if isinstance(
+                v, list) else "'" + str(v) if str(v).startswith(FORMULA_START) else str(v))
+    return out.to_csv(index=False, lineterminator="\n")
+
+
+def test_csv_text_equals_pandas_to_csv_for_every_dtype(tmp_path: Path) -> None:
+    tricky = ["plain", "a,b", 'say "hi"', "line\nbreak", "", " padded ", "=1+2", "-3",
+              "@x", "\ttab", "ünïcode ✓", None]
+    n = len(tricky)
+    frame = pd.DataFrame({
+        "text": pd.array(tricky, dtype="string"),
+        "cat": pd.Categorical([t if t is None else t[:3] for t in tricky]),
+        "obj": pd.Series([["a", "b"], "x,y", None, 1, "+1", *["o"] * (n - 5)], dtype=object),
+        "u16": pd.array([80, None, *range(n - 2)], dtype="UInt16"),
+        "u64": pd.array([2**64 - 1, 0, *[None] * (n - 2)], dtype="UInt64"),
+        "i64": list(range(-3, n - 3)),
+        "f": [3.0, 0.1, 1e20, float("nan"), 1 / 3, -0.0, 2.5e-7, *[1.5] * (n - 7)],
+        "flag": pd.array([True, False, None, *[True] * (n - 3)], dtype="boolean"),
+        "ts": pd.to_datetime([1_700_000_000_123_456_789, None, 1_700_000_000_000_000_000,
+                              *[1_700_000_000_100_000_000] * (n - 3)], utc=True),
+    })
+    out = tmp_path / "t.csv"
+    from classifier.tablefile import write_csv
+
+    write_csv(frame, out)
+    assert out.read_bytes().decode() == _pandas_reference(frame)
+    write_csv(frame.iloc[:0], out)
+    assert out.read_bytes().decode() == _pandas_reference(frame.iloc[:0])
+
+
+def test_csv_quotes_a_lone_carriage_return(tmp_path: Path) -> None:
+    """RFC 4180 §2.6: a field holding CR is quoted (pandas' to_csv leaves a lone CR bare)."""
+    from classifier.tablefile import write_csv
+
+    write_csv(pd.DataFrame({"a": pd.array(["cr\rret", "ok"], dtype="string")}), tmp_path / "c.csv")
+    assert (tmp_path / "c.csv").read_bytes() == b'a\n"cr\rret"\nok\n'
+
+
+def test_csv_times_are_iso_8601_with_t_and_offset(tmp_path: Path) -> None:
+    """docs/outputs.md: `2026-11-01T12:00:05.250000+00:00` (also when no cell is NaT, where a
+    pandas round trip of isoformat() strings used to turn the T back into a space)."""
+    from classifier.tablefile import write_csv
+
+    ts = pd.to_datetime([1_793_534_405_250_000_000, 1_793_534_405_000_000_000,
+                         1_793_534_405_000_000_001], utc=True)
+    write_csv(pd.DataFrame({"ts": ts}), tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text().splitlines()[1:] == [
+        "2026-11-01T12:00:05.250000+00:00", "2026-11-01T12:00:05+00:00",
+        "2026-11-01T12:00:05.000000001+00:00"]
