@@ -315,7 +315,7 @@ def conform(df: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]] |
             out[c.name] = s.reset_index(drop=True)
         else:
             out[c.name] = _missing(c.dtype, n)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)
 
 
 def _missing(dtype: str, n: int) -> pd.Series[Any]:

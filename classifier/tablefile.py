@@ -28,6 +28,8 @@ FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 """Cell prefixes spreadsheets evaluate as formulas."""
 
 SUFFIXES: Final = (".csv", ".json", ".jsonl", ".parquet")
+CSV_ROWS: Final = 4096
+"""CSV rows rendered per step: the text of one step is in memory at a time."""
 
 
 def jsonable(value: Any) -> Any:
@@ -65,25 +67,24 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
     The same text pandas' ``to_csv`` writes (minimal quoting, NA as an empty cell, floats as
     Python's repr, booleans True/False), built column-wise with Arrow compute kernels: a
-    flow table of 12,810 rows × 80 columns takes ~0.05 s instead of ~0.5 s.
+    flow table of 12,810 rows × 80 columns takes ~0.1 s instead of ~0.5 s. Rows are rendered
+    ``CSV_ROWS`` at a time, so the text is never all in memory at once.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cells = [_csv_cells(frame[col], pa, pc) for col in frame.columns]
     header = ",".join(_quote_py(str(c)) for c in frame.columns)
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write(header + "\n")
-        if len(frame) == 0:
-            return
-        if not cells:
-            fh.write("\n" * len(frame))
-            return
-        rows = pc.binary_join_element_wise(*cells, _lit(",", pa), null_handling="replace",
-                                           null_replacement="")
-        for start in range(0, len(rows), 65536):
-            chunk = rows.slice(start, 65536).to_pylist()
-            fh.write("\n".join(chunk) + "\n")
+        for start in range(0, len(frame), CSV_ROWS):
+            part = frame.iloc[start:start + CSV_ROWS]
+            if len(part.columns) == 0:
+                fh.write("\n" * len(part))
+                continue
+            cells = [_csv_cells(part[col], pa, pc) for col in part.columns]
+            rows = pc.binary_join_element_wise(*cells, _lit(",", pa), null_handling="replace",
+                                               null_replacement="")
+            fh.write("\n".join(rows.to_pylist()) + "\n")
 
 
 def _csv_cells(s: pd.Series, pa: Any, pc: Any) -> Any:
@@ -186,8 +187,9 @@ def write_custody(out: Path, custody: dict[str, Any]) -> Path:
     import hashlib
 
     facts = dict(custody)
-    facts["output"] = {"path": str(out), "size": out.stat().st_size,
-                       "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
+    with out.open("rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    facts["output"] = {"path": str(out), "size": out.stat().st_size, "sha256": digest}
     target = custody_path(out)
     try:
         write_json(facts, target)

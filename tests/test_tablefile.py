@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from classifier import schema
+from classifier import schema, tablefile
 from classifier.errors import OutputError
 from classifier.tablefile import FORMULA_START, jsonable, write_table
 
@@ -93,7 +93,10 @@ def _pandas_reference(frame: pd.DataFrame) -> str:
     return out.to_csv(index=False, lineterminator="\n")
 
 
-def test_csv_text_equals_pandas_to_csv_for_every_dtype(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rows_per_step", [4096, 4])
+def test_csv_text_equals_pandas_to_csv_for_every_dtype(tmp_path: Path, rows_per_step: int,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tablefile, "CSV_ROWS", rows_per_step)
     tricky = ["plain", "a,b", 'say "hi"', "line\nbreak", "", " padded ", "=1+2", "-3",
               "@x", "\ttab", "ünïcode ✓", None]
     n = len(tricky)
