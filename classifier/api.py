@@ -17,17 +17,13 @@ import pandas as pd
 from classifier import schema
 from classifier.dissect import dissect
 from classifier.flows import assemble
-from classifier.forensics.extract import Extraction
-from classifier.forensics.extract import extract as _extract
-from classifier.forensics.filters import FlowFilter, apply_filter
-from classifier.forensics.proxy import proxy_chains as _proxy_chains
-from classifier.k8s import load_inventory, tag_paths
-from classifier.rules import evaluate, load_baseline
-from classifier.rules.diff import Diff
-from classifier.rules.diff import diff as _diff
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+    from classifier.forensics.extract import Extraction
+    from classifier.forensics.filters import FlowFilter
+    from classifier.rules.diff import Diff
 
 PathArg = str | PathLike[str]
 Progress = Callable[[int, int], None]
@@ -251,6 +247,11 @@ def analyze(
     progress: Progress | None = None,
 ) -> Result:
     """Capture paths (+ optional inventory files, baseline, filters) → a full :class:`Result`."""
+    # tagging, rules and filters load here: `kubewire flows` without them never pays for them
+    from classifier.forensics.filters import apply_filter
+    from classifier.k8s import load_inventory, tag_paths
+    from classifier.rules import evaluate, load_baseline
+
     inv = load_inventory(_as_list(inventory)) if inventory is not None else None
     base = load_baseline(str(baseline)) if baseline is not None else None
     assembled = assemble(_as_list(paths), payload_bytes=payload_bytes, strict=strict,
@@ -298,11 +299,15 @@ def plot_timeline(result: Result, ax: Axes | None = None, **kwargs: Any) -> Axes
 
 def diff(a: Result, b: Result) -> Diff:
     """Two results → the findings and paths that appeared or disappeared from A to B."""
+    from classifier.rules.diff import diff as _diff
+
     return _diff(a.findings, a.flows, b.findings, b.flows)
 
 
 def proxy_chains(result: Result) -> pd.DataFrame:
     """Result → apiserver-proxy chains: each apiserver→target leg linked to its client leg."""
+    from classifier.forensics.proxy import proxy_chains as _proxy_chains
+
     return _proxy_chains(result.flows, result.http)
 
 
@@ -322,6 +327,8 @@ def extract_evidence(
     header records the inputs' SHA-256 and kubewire's version. ``result`` is
     ``analyze(paths)`` when the caller already has it.
     """
+    from classifier.forensics.extract import extract as _extract
+
     plist = _as_list(paths)
     res = result if result is not None else analyze(plist)
     wanted = list(uids)

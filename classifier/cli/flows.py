@@ -21,7 +21,6 @@ from classifier.cli.common import (
     stderr_is_tty,
 )
 from classifier.errors import OutputError
-from classifier.forensics.filters import FlowFilter
 from classifier.tablefile import write_table
 
 SUFFIXES = (".csv", ".parquet", ".jsonl")
@@ -56,6 +55,8 @@ def flows_cmd(captures: tuple[str, ...], output: str | None, tag: bool,
     tagged = tag or bool(inventory) or filtered
     with _progress(enabled=not quiet and stderr_is_tty()) as progress:
         if tagged:
+            from classifier.forensics.filters import FlowFilter
+
             flt = FlowFilter(since=since, until=until, hosts=hosts, paths=paths, where=where)
             result = api.analyze(list(captures), list(inventory) or None,
                                  filters=flt if filtered else None, progress=progress)

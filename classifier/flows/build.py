@@ -105,6 +105,13 @@ def _build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Dat
     f = {k: v[:n] for k, v in t.f.items()}
     keys = t.ht_keys[f["slot"]]
     t.release_index()
+    # payloads first: the segment arena is freed before the per-flow Python objects are made
+    pl = t.payloads()
+    data = pl.data
+    prefixes = [data[s:s + ln].tobytes() if ln else b""
+                for s, ln in zip(pl.start.tolist(), pl.length.tolist(), strict=True)]
+    missed = pl.missed[0::2] + pl.missed[1::2]
+    del data, pl  # the prefixes are bytes now: the reassembly buffer can go
     orig_a = f["orig_a"].astype(bool)
     w4 = keys[:, 4]
     pa = (w4 >> np.uint64(16)) & np.uint64(0xFFFF)
@@ -185,13 +192,6 @@ def _build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Dat
     if bf.size:
         med = pd.Series(bv / 1e9).groupby(bf).median()
         burst[med.index.to_numpy()] = med.to_numpy()
-    pl = t.payloads()
-
-    data = pl.data
-    prefixes = [data[s:s + ln].tobytes() if ln else b""
-                for s, ln in zip(pl.start.tolist(), pl.length.tolist(), strict=True)]
-    missed = pl.missed[0::2] + pl.missed[1::2]
-    del data, pl  # the prefixes are bytes now: the reassembly buffer can go
 
     isn = f["isn"]
     cols: dict[str, Any] = {
