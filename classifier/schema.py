@@ -299,6 +299,8 @@ def conform(df: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]] |
     if df is None:
         return empty(table)
     frame = df if isinstance(df, pd.DataFrame) else pd.DataFrame(df)
+    if _conforms(frame, table):
+        return frame.copy(deep=False)  # a new frame (copy-on-write): callers may add columns
     extra = set(frame.columns) - set(table.names)
     if extra:
         raise ValueError(f"{table.name}: columns not in the schema: {sorted(extra)}")
@@ -316,6 +318,16 @@ def conform(df: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]] |
         else:
             out[c.name] = _missing(c.dtype, n)
     return pd.DataFrame(out, copy=False)
+
+
+def _conforms(frame: pd.DataFrame, table: Table) -> bool:
+    """Already exactly the table (names, order, dtypes, a 0..n-1 index)? Then nothing to do."""
+    if list(frame.columns) != table.names:
+        return False
+    index = frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        return False
+    return all(str(dt) == c.dtype for dt, c in zip(frame.dtypes, table.columns, strict=True))
 
 
 def _missing(dtype: str, n: int) -> pd.Series[Any]:
