@@ -28,9 +28,11 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Compile the packet kernels ahead of time (a no-op when current; kubewire falls back to numba's
-# JIT, ~1 s slower per run, when this cannot be done).
+# JIT, ~1 s slower per run, when this cannot be done), and classifier's bytecode (an editable
+# install has none, and PYTHONDONTWRITEBYTECODE=1 would recompile every module on every run).
 kernels: venv
 	@$(PY) -m classifier.native.build || echo "kernels: ahead-of-time build failed; kubewire will use numba's JIT" >&2
+	@$(PY) -m compileall -q classifier
 
 setup: sysdeps venv kernels
 
