@@ -67,49 +67,75 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
     The same text pandas' ``to_csv`` writes (minimal quoting, NA as an empty cell, floats as
     Python's repr, booleans True/False), built column-wise with Arrow compute kernels: a
-    flow table of 12,810 rows × 80 columns takes ~0.1 s instead of ~0.5 s. Rows are rendered
-    ``CSV_ROWS`` at a time, so the text is never all in memory at once.
+    flow table of 12,810 rows × 80 columns takes ~0.1 s instead of ~0.5 s. Each column is
+    converted to Arrow once; rows are rendered ``CSV_ROWS`` at a time, so the text is never
+    all in memory at once.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    columns = [_CsvColumn(frame[c], pa, pc) for c in frame.columns]
     header = ",".join(_quote_py(str(c)) for c in frame.columns)
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write(header + "\n")
         for start in range(0, len(frame), CSV_ROWS):
-            part = frame.iloc[start:start + CSV_ROWS]
-            if len(part.columns) == 0:
-                fh.write("\n" * len(part))
+            stop = min(start + CSV_ROWS, len(frame))
+            if not columns:
+                fh.write("\n" * (stop - start))
                 continue
-            cells = [_csv_cells(part[col], pa, pc) for col in part.columns]
+            cells = [c.cells(start, stop) for c in columns]
             rows = pc.binary_join_element_wise(*cells, _lit(",", pa), null_handling="replace",
                                                null_replacement="")
             fh.write("\n".join(rows.to_pylist()) + "\n")
 
 
-def _csv_cells(s: pd.Series, pa: Any, pc: Any) -> Any:
-    """One column → an Arrow string array of its CSV cells (quoted where needed, null = NA)."""
-    dtype = s.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        return pa.array(_isoformat(s), pa.large_string())
-    if pd.api.types.is_float_dtype(dtype):
-        return pa.array([None if _is_na(v) else repr(v) for v in s.tolist()], pa.large_string())
-    if pd.api.types.is_object_dtype(dtype):
-        return _quote(pa.array([None if _is_na(v) else _cell(v) for v in s.tolist()],
-                               pa.large_string()), pa, pc)
-    if pd.api.types.is_bool_dtype(dtype):
-        return pc.if_else(pa.array(s.astype("boolean"), pa.bool_()), "True", "False").cast(
-            pa.large_string())
-    if pd.api.types.is_integer_dtype(dtype):
-        return pc.cast(pa.array(s), pa.large_string())
-    text = pa.array(s.array) if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" \
-        else pa.array(s.astype("string"), pa.large_string())
-    text = pc.cast(text, pa.large_string())
-    if text.null_count == len(text):
-        return text
-    risky = pc.fill_null(pc.match_substring_regex(text, "^[=+\\-@\t\r]"), False)
-    text = pc.if_else(risky, pc.binary_join_element_wise(_lit("'", pa), text, _lit("", pa)), text)
-    return _quote(text, pa, pc)
+class _CsvColumn:
+    """One column, converted once → its CSV cells for any row range (Arrow large strings)."""
+
+    def __init__(self, s: pd.Series, pa: Any, pc: Any) -> None:
+        self.pa, self.pc, self.series = pa, pc, s
+        dtype = s.dtype
+        self.kind = "text"
+        self.plain = False
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            self.kind = "time"
+        elif pd.api.types.is_float_dtype(dtype):
+            self.kind = "float"
+        elif pd.api.types.is_object_dtype(dtype):
+            self.kind = "object"
+        elif pd.api.types.is_bool_dtype(dtype):
+            self.kind = "bool"
+            self.arrow = pa.array(s.astype("boolean"), pa.bool_())
+        elif pd.api.types.is_integer_dtype(dtype):
+            self.kind = "int"
+            self.arrow = pc.cast(pa.array(s), pa.large_string())
+        else:
+            arr = pa.array(s.array) if isinstance(dtype, pd.StringDtype) and \
+                dtype.storage == "pyarrow" else pa.array(s.astype("string"), pa.large_string())
+            self.arrow = pc.cast(arr, pa.large_string())
+            # most text columns need neither defusing nor quoting: their slices are the cells
+            self.plain = self.arrow.null_count == len(self.arrow) or not pc.any(
+                pc.match_substring_regex(self.arrow, '^[=+\\-@\t\r]|[,"\r\n]')).as_py()
+
+    def cells(self, start: int, stop: int) -> Any:
+        """Rows [start, stop) → their CSV cells."""
+        pa, pc = self.pa, self.pc
+        if self.kind in ("time", "float", "object"):
+            part = self.series.iloc[start:stop]
+            if self.kind == "time":
+                return pa.array(_isoformat(part), pa.large_string())
+            fmt = repr if self.kind == "float" else _cell
+            text = pa.array([None if _is_na(v) else fmt(v) for v in part.tolist()],
+                            pa.large_string())
+            return text if self.kind == "float" else _quote(text, pa, pc)
+        arr = self.arrow.slice(start, stop - start)
+        if self.kind == "bool":
+            return pc.if_else(arr, _lit("True", pa), _lit("False", pa))
+        if self.kind == "int" or self.plain:
+            return arr
+        risky = pc.fill_null(pc.match_substring_regex(arr, "^[=+\\-@\t\r]"), False)
+        arr = pc.if_else(risky, pc.binary_join_element_wise(_lit("'", pa), arr, _lit("", pa)), arr)
+        return _quote(arr, pa, pc)
 
 
 def _isoformat(s: pd.Series) -> list[str | None]:
