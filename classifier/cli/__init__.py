@@ -19,9 +19,24 @@ from classifier.cli.commands import LazyGroup
 from classifier.cli.common import run_guarded
 
 
+def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version: kubewire's version and how its packet kernels run (compiled ahead of time,
+    or numba's JIT with the reason), then exit."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from classifier import native
+
+    how = "compiled ahead of time" if native.MODE == "aot" else f"numba JIT: {native.WHY_JIT}"
+    click.echo(f"kubewire {version('kubewire')} (packet kernels {how})")
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="kubewire", prog_name="kubewire")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show the version (and how the packet kernels run) and exit.")
 def cli() -> None:
     """kubewire: who talks to whom on the Kubernetes control plane, and which flows are
     plaintext or unauthenticated, from packet captures (pcap, pcapng, gzip, stdin '-')."""

@@ -78,3 +78,20 @@ def test_cli_runs_use_the_system_memory_pool_unless_told_otherwise() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**env, "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"})
     assert run.stderr.strip().endswith("mimalloc")
+
+
+def test_version_says_how_the_packet_kernels_run() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from classifier import native
+
+    exe = [sys.executable, "-c", "from classifier.cli import main; main()", "--version"]
+    run = subprocess.run(exe, capture_output=True, text=True, check=False)
+    assert run.returncode == 0
+    expected = "compiled ahead of time" if native.MODE == "aot" else "numba JIT"
+    assert run.stdout.startswith("kubewire 0.1.0 (packet kernels ") and expected in run.stdout
+    run = subprocess.run(exe, capture_output=True, text=True, check=False,
+                         env={**os.environ, "KUBEWIRE_JIT": "1"})
+    assert "numba JIT: KUBEWIRE_JIT is set" in run.stdout
