@@ -330,6 +330,12 @@ def _conforms(frame: pd.DataFrame, table: Table) -> bool:
     return all(str(dt) == c.dtype for dt, c in zip(frame.dtypes, table.columns, strict=True))
 
 
+def is_missing(value: Any) -> bool:
+    """One cell → is it a missing-value marker (None, pd.NA, pd.NaT or a float NaN)?"""
+    return value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, float) and value != value)
+
+
 def _missing(dtype: str, n: int) -> pd.Series[Any]:
     """dtype + length → a column of that dtype holding only its missing-value marker."""
     if dtype == UTC_TS:

@@ -125,7 +125,7 @@ class _CsvColumn:
             if self.kind == "time":
                 return pa.array(_isoformat(part), pa.large_string())
             fmt = repr if self.kind == "float" else _cell
-            text = pa.array([None if _is_na(v) else fmt(v) for v in part.tolist()],
+            text = pa.array([None if schema.is_missing(v) else fmt(v) for v in part.tolist()],
                             pa.large_string())
             return text if self.kind == "float" else _quote(text, pa, pc)
         arr = self.arrow.slice(start, stop - start)
@@ -175,13 +175,7 @@ def _quote_py(v: str) -> str:
     return '"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\r\n') else v
 
 
-def _is_na(v: Any) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
-
-
 def _cell(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
-        return None
     if isinstance(v, list | tuple | dict):
         return json.dumps(jsonable(v), ensure_ascii=False)
     s = str(v)

@@ -38,3 +38,11 @@ def test_names_are_unique_and_export_drops_payload() -> None:
     exported = schema.for_export(schema.empty(schema.FLOWS), schema.FLOWS)
     assert "orig_payload" not in exported.columns and "uid" in exported.columns
     assert isinstance(exported, pd.DataFrame)
+
+
+@pytest.mark.parametrize(("value", "missing"), [
+    (None, True), (pd.NA, True), (pd.NaT, True), (float("nan"), True),
+    (0, False), (0.0, False), ("", False), ("NaN", False), (pd.Timestamp(0, tz="UTC"), False),
+])
+def test_is_missing_knows_every_missing_value_marker(value: object, missing: bool) -> None:
+    assert schema.is_missing(value) is missing

@@ -131,7 +131,7 @@ def rows(flows: pd.DataFrame, *, tagged: bool) -> list[dict[str, str]]:
     out = []
     for r in flows.to_dict("records"):
         d = {
-            "ts": "-" if _na(r.get("ts")) else r["ts"].strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            "ts": "-" if schema.is_missing(r.get("ts")) else r["ts"].strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
             "orig": _ep(r.get("orig_h"), r.get("orig_p")),
             "resp": _ep(r.get("resp_h"), r.get("resp_p")),
             "pkts": f"{_int(r.get('orig_pkts'))}/{_int(r.get('resp_pkts'))}",
@@ -139,7 +139,7 @@ def rows(flows: pd.DataFrame, *, tagged: bool) -> list[dict[str, str]]:
         }
         for c in cols:
             if c not in d:
-                d[c] = "-" if _na(r.get(c)) else str(r.get(c))
+                d[c] = "-" if schema.is_missing(r.get(c)) else str(r.get(c))
         out.append({c: d[c] for c in cols})
     return out
 
@@ -172,16 +172,12 @@ def render(flows: pd.DataFrame, *, tagged: bool) -> None:
     Console().print(out)
 
 
-def _na(v: Any) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
-
-
 def _int(v: Any) -> str:
-    return "-" if _na(v) else str(int(v))
+    return "-" if schema.is_missing(v) else str(int(v))
 
 
 def _ep(h: Any, p: Any) -> str:
-    if _na(h):
+    if schema.is_missing(h):
         return "-"
     host = f"[{h}]" if ":" in str(h) else str(h)
     return f"{host}:{_int(p)}"

@@ -124,41 +124,37 @@ def write_table(table: pd.DataFrame, spec: schema.Table, out: Path, *,
     tablefile.write_table(table, spec, out, SUFFIXES, custody=custody)
 
 
-def _missing(v: Any) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
-
-
 
 
 def _s(v: Any) -> str:
-    return "-" if _missing(v) else str(v)
+    return "-" if schema.is_missing(v) else str(v)
 
 
 def _cert_cells(r: dict[str, Any]) -> dict[str, str]:
     flags = [name for name, key in (("self-signed", "self_signed"),
                                     ("kubelet", "kubelet_self_signed"), ("CA", "is_ca"))
-             if not _missing(r[key]) and bool(r[key])]
-    key = "-" if _missing(r["key_type"]) else f"{r['key_type']}/{_s(r['key_bits'])}"
+             if not schema.is_missing(r[key]) and bool(r[key])]
+    key = "-" if schema.is_missing(r["key_type"]) else f"{r['key_type']}/{_s(r['key_bits'])}"
     na = r["not_after"]
     return {
         "subject": _s(r["subject"]), "issuer": _s(r["issuer"]), "seen_as": _s(r["seen_as"]),
         "hosts": _s(r["hosts"]), "flows": str(len(r["uids"] or ())), "sans": _s(r["sans"]),
-        "not_after": "-" if _missing(na) else pd.Timestamp(na).strftime("%Y-%m-%d"),
+        "not_after": "-" if schema.is_missing(na) else pd.Timestamp(na).strftime("%Y-%m-%d"),
         "key": key, "flags": ",".join(flags) or "-", "fingerprint": _s(r["fingerprint"])[:16],
     }
 
 
 def _http_cells(r: dict[str, Any]) -> dict[str, str]:
-    target = r["connect_target"] if not _missing(r["connect_target"]) else r["uri"]
-    if not _missing(r["query"]):
+    target = r["connect_target"] if not schema.is_missing(r["connect_target"]) else r["uri"]
+    if not schema.is_missing(r["query"]):
         target = f"{_s(target)}?{r['query']}"
-    auth = "-" if _missing(r["auth_kind"]) else f"{r['auth_kind']}:{_s(r['auth_fingerprint'])}"
-    stream = "/".join(_s(r[k]) for k in ("upgrade", "stream_protocol") if not _missing(r[k]))
-    if not _missing(r["grpc_method"]):
+    auth = "-" if schema.is_missing(r["auth_kind"]) else f"{r['auth_kind']}:{_s(r['auth_fingerprint'])}"
+    stream = "/".join(_s(r[k]) for k in ("upgrade", "stream_protocol") if not schema.is_missing(r[k]))
+    if not schema.is_missing(r["grpc_method"]):
         stream = stream or "grpc"
     ts = r["ts"]
     return {
-        "ts": "-" if _missing(ts) else pd.Timestamp(ts).strftime("%H:%M:%S.%f")[:-3],
+        "ts": "-" if schema.is_missing(ts) else pd.Timestamp(ts).strftime("%H:%M:%S.%f")[:-3],
         "client": _s(r["orig_h"]), "server": f"{_s(r['resp_h'])}:{_s(r['resp_p'])}",
         "method": _s(r["method"]), "host": _s(r["host"]), "target": _s(target),
         "status_code": _s(r["status_code"]), "auth": auth, "stream": stream or "-",

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import pandas as pd
-
+from classifier import schema
 from classifier.k8s import ports as P
 
 KUBE_API_PATH: Final = re.compile(r"^/(api(/v1(/.*)?)?/?|apis(/.*)?|version/?|openapi/.*)$")
@@ -150,7 +149,7 @@ class FlowFacts:
 
 
 def _s(v: Any) -> str | None:
-    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+    if schema.is_missing(v):
         return None
     s = str(v)
     return s if s else None

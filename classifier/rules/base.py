@@ -134,7 +134,7 @@ def val(row: Mapping[str, Any], key: str) -> Any:
     v = row.get(key)
     if v is None or v.__class__ in _PLAIN:
         return v
-    if _isna(v):
+    if schema.is_missing(v):
         return None
     if hasattr(v, "item") and not isinstance(v, str | bytes):
         return v.item()
@@ -187,7 +187,7 @@ _BULKY: Final = frozenset({
 def _objects(s: pd.Series) -> list[Any]:
     """A column → a list of Python values with NA as None."""
     if s.dtype == object:
-        return [None if _isna(v) else v for v in s.tolist()]
+        return [None if schema.is_missing(v) else v for v in s.tolist()]
     mask = s.isna().to_numpy()
     values = s.astype(object).tolist() if isinstance(s.dtype, pd.CategoricalDtype) else s.tolist()
     if not mask.any():
@@ -195,10 +195,6 @@ def _objects(s: pd.Series) -> list[Any]:
     return [None if m else v for v, m in zip(values, mask, strict=True)]
 
 
-def _isna(v: Any) -> bool:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return True
-    return isinstance(v, float) and v != v
 
 
 def by_subject(df: pd.DataFrame, subject: Callable[[dict[str, Any]], str],
