@@ -20,6 +20,8 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from classifier import schema
 from classifier.errors import OutputError
@@ -30,6 +32,10 @@ FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 SUFFIXES: Final = (".csv", ".json", ".jsonl", ".parquet")
 CSV_ROWS: Final = 4096
 """CSV rows rendered per step: the text of one step is in memory at a time."""
+QUOTED_CHARS: Final = ',"\r\n'
+"""A CSV cell holding any of these is quoted, inner quotes doubled (RFC 4180 §2.6-2.7)."""
+_FORMULA_RE: Final = "^[" + "".join("\\" + c if c in "-]\\^" else c for c in FORMULA_START) + "]"
+_QUOTED_RE: Final = "[" + QUOTED_CHARS + "]"
 
 
 def jsonable(value: Any) -> Any:
@@ -71,10 +77,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     converted to Arrow once; rows are rendered ``CSV_ROWS`` at a time, so the text is never
     all in memory at once.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    columns = [_CsvColumn(frame[c], pa, pc) for c in frame.columns]
+    columns = [_CsvColumn(frame[c]) for c in frame.columns]
     header = ",".join(_quote_py(str(c)) for c in frame.columns)
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write(header + "\n")
@@ -84,7 +87,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
                 fh.write("\n" * (stop - start))
                 continue
             cells = [c.cells(start, stop) for c in columns]
-            rows = pc.binary_join_element_wise(*cells, _lit(",", pa), null_handling="replace",
+            rows = pc.binary_join_element_wise(*cells, _lit(","), null_handling="replace",
                                                null_replacement="")
             fh.write("\n".join(rows.to_pylist()) + "\n")
 
@@ -92,8 +95,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 class _CsvColumn:
     """One column, converted once → its CSV cells for any row range (Arrow large strings)."""
 
-    def __init__(self, s: pd.Series, pa: Any, pc: Any) -> None:
-        self.pa, self.pc, self.series = pa, pc, s
+    def __init__(self, s: pd.Series) -> None:
+        self.series = s
         dtype = s.dtype
         self.kind = "text"
         self.plain = False
@@ -115,11 +118,10 @@ class _CsvColumn:
             self.arrow = pc.cast(arr, pa.large_string())
             # most text columns need neither defusing nor quoting: their slices are the cells
             self.plain = self.arrow.null_count == len(self.arrow) or not pc.any(
-                pc.match_substring_regex(self.arrow, '^[=+\\-@\t\r]|[,"\r\n]')).as_py()
+                pc.match_substring_regex(self.arrow, f"{_FORMULA_RE}|{_QUOTED_RE}")).as_py()
 
     def cells(self, start: int, stop: int) -> Any:
         """Rows [start, stop) → their CSV cells."""
-        pa, pc = self.pa, self.pc
         if self.kind in ("time", "float", "object"):
             part = self.series.iloc[start:stop]
             if self.kind == "time":
@@ -127,15 +129,15 @@ class _CsvColumn:
             fmt = repr if self.kind == "float" else _cell
             text = pa.array([None if schema.is_missing(v) else fmt(v) for v in part.tolist()],
                             pa.large_string())
-            return text if self.kind == "float" else _quote(text, pa, pc)
+            return text if self.kind == "float" else _quote(text)
         arr = self.arrow.slice(start, stop - start)
         if self.kind == "bool":
-            return pc.if_else(arr, _lit("True", pa), _lit("False", pa))
+            return pc.if_else(arr, _lit("True"), _lit("False"))
         if self.kind == "int" or self.plain:
             return arr
-        risky = pc.fill_null(pc.match_substring_regex(arr, "^[=+\\-@\t\r]"), False)
-        arr = pc.if_else(risky, pc.binary_join_element_wise(_lit("'", pa), arr, _lit("", pa)), arr)
-        return _quote(arr, pa, pc)
+        risky = pc.fill_null(pc.match_substring_regex(arr, _FORMULA_RE), False)
+        arr = pc.if_else(risky, pc.binary_join_element_wise(_lit("'"), arr, _lit("")), arr)
+        return _quote(arr)
 
 
 def _isoformat(s: pd.Series) -> list[str | None]:
@@ -157,22 +159,22 @@ def _isoformat(s: pd.Series) -> list[str | None]:
     return out
 
 
-def _lit(v: str, pa: Any) -> Any:
+def _lit(v: str) -> Any:
     return pa.scalar(v, pa.large_string())
 
 
-def _quote(text: Any, pa: Any, pc: Any) -> Any:
-    """Arrow strings → CSV cells: quoted (inner quotes doubled) when they hold , " CR or LF."""
-    needs = pc.fill_null(pc.match_substring_regex(text, '[,"\r\n]'), False)
+def _quote(text: Any) -> Any:
+    """Arrow strings → CSV cells: quoted (inner quotes doubled) when they hold QUOTED_CHARS."""
+    needs = pc.fill_null(pc.match_substring_regex(text, _QUOTED_RE), False)
     if not pc.any(needs).as_py():
         return text
-    quoted = pc.binary_join_element_wise(_lit('"', pa), pc.replace_substring(text, '"', '""'),
-                                         _lit('"', pa), _lit("", pa))
+    quoted = pc.binary_join_element_wise(_lit('"'), pc.replace_substring(text, '"', '""'),
+                                         _lit('"'), _lit(""))
     return pc.if_else(needs, quoted, text)
 
 
 def _quote_py(v: str) -> str:
-    return '"' + v.replace('"', '""') + '"' if any(c in v for c in ',"\r\n') else v
+    return '"' + v.replace('"', '""') + '"' if any(c in v for c in QUOTED_CHARS) else v
 
 
 def _cell(v: Any) -> Any:
