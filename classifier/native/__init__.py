@@ -52,16 +52,24 @@ def sources_digest() -> str:
     return h.hexdigest()
 
 
+def stale_reason() -> str:
+    """Why the build in this folder does not match the kernel sources ("" when it does)."""
+    try:
+        built = json.loads(MANIFEST.read_text())
+    except (OSError, ValueError):
+        return "not built (run `python -m classifier.native.build`)"
+    if built.get("sources") != sources_digest():
+        return "kernel sources changed since the build (run `python -m classifier.native.build`)"
+    return ""
+
+
 def _load_compiled() -> tuple[ModuleType | None, str]:
     """→ (the compiled kernels module, "") when usable, else (None, why not)."""
     if os.environ.get("KUBEWIRE_JIT", "") not in ("", "0"):
         return None, "KUBEWIRE_JIT is set"
-    try:
-        built = json.loads(MANIFEST.read_text())
-    except (OSError, ValueError):
-        return None, "not built (run `python -m classifier.native.build`)"
-    if built.get("sources") != sources_digest():
-        return None, "kernel sources changed since the build (run `python -m classifier.native.build`)"
+    why = stale_reason()
+    if why:
+        return None, why
     try:
         return importlib.import_module("classifier.native._kernels"), ""
     except ImportError as exc:
@@ -113,4 +121,5 @@ def helper(fn: Callable[..., Any]) -> Any:
     return njit(cache=True)(fn)
 
 
-__all__ = ["KERNEL_MODULES", "MODE", "WHY_JIT", "helper", "inline", "kernel", "sources_digest"]
+__all__ = ["KERNEL_MODULES", "MODE", "WHY_JIT", "helper", "inline", "kernel", "sources_digest",
+           "stale_reason"]

@@ -70,12 +70,7 @@ def signature(args: str, ret: str) -> str:
 def _is_current() -> bool:
     from classifier import native
 
-    try:
-        built = json.loads(native.MANIFEST.read_text())
-    except (OSError, ValueError):
-        return False
-    return bool(built.get("sources") == native.sources_digest() and
-                list(native.HERE.glob("_kernels.*.so")))
+    return not native.stale_reason() and any(native.HERE.glob("_kernels.*.so"))
 
 
 def build(out_dir: Path) -> Path:
