@@ -20,6 +20,14 @@ def zoo_files() -> list[Path]:
     return sorted(p for p in ZOO.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
 
 
+def zoo_capture(name: str) -> str:
+    """The path of one capture in ../shared/captures-zoo, or skip the test when it is absent."""
+    path = ZOO / name
+    if not path.exists():
+        pytest.skip(f"{name} not in the captures zoo")
+    return str(path)
+
+
 def lab_files() -> list[Path]:
     """Every generated reference capture in captures/ that has a labels file."""
     return sorted(p for p in CAPTURES.glob("*.pcap*")

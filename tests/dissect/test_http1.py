@@ -6,7 +6,7 @@ import pytest
 
 from classifier.dissect import http1, secrets
 from classifier.dissect.facts import Malformed
-from tests.conftest import ZOO
+from tests.conftest import zoo_capture
 from tests.dissect.oracle import by_key, dissected, tshark_rows
 
 HTTP_CAPTURES = [
@@ -27,16 +27,9 @@ HTTP_CAPTURES = [
 ]
 
 
-def _zoo(name: str) -> str:
-    path = ZOO / name
-    if not path.exists():
-        pytest.skip(f"{name} not in the captures zoo")
-    return str(path)
-
-
 @pytest.mark.parametrize("name", HTTP_CAPTURES)
 def test_requests_and_status_codes_match_tshark(tshark: str, name: str) -> None:
-    cap = _zoo(name)
+    cap = zoo_capture(name)
     d = dissected(cap)
     rows = by_key(d, "http")
     req: dict[frozenset[str], list[tuple[str, str]]] = {}
@@ -69,7 +62,7 @@ def test_requests_and_status_codes_match_tshark(tshark: str, name: str) -> None:
                                   "suricata-verify/http-auth-bearer__input.pcap",
                                   "zeek/erspan.pcap"])
 def test_credentials_kind_and_fingerprint_match_tshark(tshark: str, name: str) -> None:
-    cap = _zoo(name)
+    cap = zoo_capture(name)
     rows = by_key(dissected(cap), "http")
     seen = 0
     for key, (auth,) in tshark_rows(cap, ["http.authorization"], "http.authorization"):
@@ -81,7 +74,7 @@ def test_credentials_kind_and_fingerprint_match_tshark(tshark: str, name: str) -
 
 
 def test_connect_tunnel_carries_tls_with_sni() -> None:
-    d = dissected(_zoo("zeek/connect-with-header.pcap"))
+    d = dissected(zoo_capture("zeek/connect-with-header.pcap"))
     row = d.flows.iloc[0]
     assert row["app_proto"] == "connect"
     assert row["connect_target"] == "secure.newegg.com:443"
@@ -90,9 +83,9 @@ def test_connect_tunnel_carries_tls_with_sni() -> None:
 
 
 def test_websocket_and_h2c_upgrades() -> None:
-    ws = dissected(_zoo("zeek/websocket.pcap")).flows.iloc[0]
+    ws = dissected(zoo_capture("zeek/websocket.pcap")).flows.iloc[0]
     assert ws["http_upgrade"] == "websocket" and ws["tunnel_proto"] == "websocket"
-    h2 = dissected(_zoo("suricata-verify/http2-range__http2-range.pcap"))
+    h2 = dissected(zoo_capture("suricata-verify/http2-range__http2-range.pcap"))
     up = h2.flows[h2.flows["http_upgrade"] == "h2c"]
     assert len(up) and set(up["app_proto"]) == {"http2"}
     assert set(h2.http[h2.http["version"] == "HTTP/2"]["uri"]) == {"/eicar"}

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import hpack
-import pytest
 
 from classifier.dissect import http2, secrets
 from classifier.dissect.facts import Malformed
-from tests.conftest import ZOO
+from tests.conftest import zoo_capture
 from tests.dissect.oracle import by_key, dissected, tshark_rows
-
-
-def _zoo(name: str) -> str:
-    path = ZOO / name
-    if not path.exists():
-        pytest.skip(f"{name} not in the captures zoo")
-    return str(path)
 
 
 def _pseudo(cap: str, decode_as: list[str] | None = None) -> dict[frozenset[str], dict[str, list[str]]]:
@@ -29,7 +21,7 @@ def _pseudo(cap: str, decode_as: list[str] | None = None) -> dict[frozenset[str]
 
 
 def test_grpc_mid_connection_matches_tshark(tshark: str) -> None:
-    cap = _zoo("deepflow/grpc-server-stream.pcap")
+    cap = zoo_capture("deepflow/grpc-server-stream.pcap")
     theirs = _pseudo(cap, ["tcp.port==9001,http2"])
     assert theirs
     flows = by_key(dissected(cap))
@@ -45,7 +37,7 @@ def test_grpc_mid_connection_matches_tshark(tshark: str) -> None:
 
 
 def test_h2c_statuses_match_tshark(tshark: str) -> None:
-    cap = _zoo("suricata-verify/http2-range__http2-range.pcap")
+    cap = zoo_capture("suricata-verify/http2-range__http2-range.pcap")
     theirs = _pseudo(cap)
     rows = by_key(dissected(cap), "http")
     assert theirs

@@ -9,7 +9,7 @@ import pytest
 from classifier.dissect import tls
 from classifier.dissect.facts import Malformed
 from classifier.dissect.tls_hello import ClientHello, ja4, parse_client_hello
-from tests.conftest import ZOO
+from tests.conftest import zoo_capture
 from tests.dissect.oracle import by_key, dissected, tshark_rows
 
 TLS_CAPTURES = [
@@ -24,16 +24,9 @@ TLS_CAPTURES = [
 VERSIONS = {"0x0301": "TLSv1.0", "0x0302": "TLSv1.1", "0x0303": "TLSv1.2", "0x0304": "TLSv1.3"}
 
 
-def _zoo(name: str) -> str:
-    path = ZOO / name
-    if not path.exists():
-        pytest.skip(f"{name} not in the captures zoo")
-    return str(path)
-
-
 @pytest.mark.parametrize("name", TLS_CAPTURES)
 def test_sni_version_cipher_match_tshark(tshark: str, name: str) -> None:
-    cap = _zoo(name)
+    cap = zoo_capture(name)
     flows = by_key(dissected(cap))
     sni = {k: v[0] for k, v in tshark_rows(cap, ["tls.handshake.extensions_server_name"],
                                             "tls.handshake.type == 1")}
@@ -57,7 +50,7 @@ def test_sni_version_cipher_match_tshark(tshark: str, name: str) -> None:
 @pytest.mark.parametrize("name", TLS_CAPTURES)
 def test_certificate_chain_bytes_match_tshark(tshark: str, name: str) -> None:
     """The DER certificates we reassemble across records are byte-identical to tshark's."""
-    cap = _zoo(name)
+    cap = zoo_capture(name)
     d = dissected(cap)
     tls_rows = by_key(d, "tls")
     for key, (types, certs) in tshark_rows(cap, ["tls.handshake.type", "tls.handshake.certificate"],
@@ -76,7 +69,7 @@ def test_certificate_chain_bytes_match_tshark(tshark: str, name: str) -> None:
 @pytest.mark.parametrize("name", ["zeek/client-certificate.pcap",
                                   "suricata-verify/tls-store-02__tls-client-auth.pcap"])
 def test_mutual_tls_subjects_issuers_match_tshark(tshark: str, name: str) -> None:
-    cap = _zoo(name)
+    cap = zoo_capture(name)
     d = dissected(cap)
     flow = d.flows.iloc[0]
     assert flow["client_cert_requested"] is True or bool(flow["client_cert_requested"])
@@ -97,7 +90,7 @@ def test_mutual_tls_subjects_issuers_match_tshark(tshark: str, name: str) -> Non
 
 def test_handshake_message_types_match_tshark(tshark: str) -> None:
     """Plaintext handshake types we walk equal the ones tshark dissects (before encryption)."""
-    cap = _zoo("zeek/client-certificate.pcap")
+    cap = zoo_capture("zeek/client-certificate.pcap")
     from tests.dissect.streams import tcp_streams
 
     s = tcp_streams(cap)[0]
@@ -114,12 +107,12 @@ def test_handshake_message_types_match_tshark(tshark: str) -> None:
 def test_sni_where_tshark_marks_the_hello_a_retransmission() -> None:
     """curl-user.pcapng: tshark calls the ClientHello a spurious retransmission; SOURCES.md
     documents TLS to kernel.org:443."""
-    d = dissected(_zoo("ptcpdump/curl-user.pcapng"))
+    d = dissected(zoo_capture("ptcpdump/curl-user.pcapng"))
     assert set(d.flows["tls_sni"].dropna()) == {"kernel.org"}
 
 
 def test_tls13_says_what_is_hidden() -> None:
-    d = dissected(_zoo("zeek/tls13_wolfssl.pcap"))
+    d = dissected(zoo_capture("zeek/tls13_wolfssl.pcap"))
     row = d.flows.iloc[0]
     assert row["tls_version"] == "TLSv1.3"
     assert "server_certificate" in row["tls_hidden"]
