@@ -12,7 +12,7 @@ import pytest
 from classifier import api, schema
 from classifier.dissect import dissect
 from tests.cli.helpers import patch_analyze, run_main
-from tests.conftest import ZOO
+from tests.conftest import zoo_capture
 from tests.dissect.certs import kubelet_pair
 
 LEAF, CA = kubelet_pair("worker-1", 1700000000)
@@ -120,12 +120,8 @@ def test_bad_output_suffix_is_a_usage_error(fake_analyze: list[dict[str, Any]],
 
 
 def test_end_to_end_on_real_captures(capsys: pytest.CaptureFixture[str]) -> None:
-    cap = ZOO / "zeek/client-certificate.pcap"
-    if not cap.exists():
-        pytest.skip("zoo capture missing")
-    code, out, _ = _run(["certs", str(cap)], capsys)
+    code, out, _ = _run(["certs", zoo_capture("zeek/client-certificate.pcap")], capsys)
     assert code == 0
     assert "CN=certauth.idrix.fr" in out and "CN=johanna@corelight.com" in out
-    basic = ZOO / "zeek/basic-auth-with-colon.pcap"
-    code, out, _ = _run(["http", str(basic)], capsys)
+    code, out, _ = _run(["http", zoo_capture("zeek/basic-auth-with-colon.pcap")], capsys)
     assert code == 0 and "basic:d9f1d9ba104c" in out  # kind + fingerprint, never the value

@@ -6,15 +6,13 @@ import pytest
 
 from classifier.dissect import ssh
 from classifier.dissect.facts import Malformed
-from tests.conftest import ZOO
+from tests.conftest import zoo_capture
 from tests.dissect.oracle import dissected, tshark_rows
 
 
 def test_banners_match_tshark(tshark: str) -> None:
-    cap = ZOO / "zeek/ssh_kex_curve25519.pcap"
-    if not cap.exists():
-        pytest.skip("zoo capture missing")
-    d = dissected(str(cap))
+    cap = zoo_capture("zeek/ssh_kex_curve25519.pcap")
+    d = dissected(cap)
     flow = d.flows[d.flows["app_proto"] == "ssh"].iloc[0]
     banners = {}
     for _, (port, proto) in tshark_rows(cap, ["tcp.srcport", "ssh.protocol"], "ssh.protocol"):

@@ -13,7 +13,7 @@ import pytest
 from classifier import api, schema
 from classifier.errors import KubewireError
 from classifier.rules import evaluate
-from tests.conftest import ZOO, zoo_files
+from tests.conftest import zoo_capture, zoo_files
 from tests.tshark import fields
 
 ZOO_FILES = zoo_files()
@@ -34,10 +34,8 @@ def test_no_kubernetes_findings(capture: Path) -> None:
 
 @pytest.mark.parametrize("name", CREDENTIAL_CAPTURES)
 def test_plaintext_credentials_only_count_on_control_plane_paths(name: str, tshark: str) -> None:
-    capture = ZOO / name
-    if not capture.exists():
-        pytest.skip("captures zoo not present")
-    result = api.analyze(str(capture))
+    capture = zoo_capture(name)
+    result = api.analyze(capture)
     assert result.findings.empty
     seen = result.http[result.http["auth_kind"].notna()]
     assert not seen.empty, "the dissector should see the credential (else this test is vacuous)"
