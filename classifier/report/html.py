@@ -14,7 +14,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from classifier.report.report_data import ReportData
+from classifier.report.report_data import ReportData, flat_text
 from classifier.report.style import SEVERITY_COLOURS, SEVERITY_ORDER, visible_text
 
 MAX_EVIDENCE: Final = 50
@@ -116,7 +116,7 @@ def _summary(d: ReportData) -> str:
                "(see <a href=\"#captures\">capture metadata</a>).</p>")
     if d.filters:
         out.append("<p>Filters applied: " + ", ".join(
-            f"<code>{_e(k)}={_e(_cell(v))}</code>" for k, v in d.filters.items()) + "</p>")
+            f"<code>{_e(k)}={_e(flat_text(v))}</code>" for k, v in d.filters.items()) + "</p>")
     if d.graph_note:
         out.append(f"<p class=\"muted\">Graph: {_e(d.graph_note)}.</p>")
     out.append("</section>")
@@ -159,7 +159,7 @@ def _finding(f: dict[str, Any]) -> str:
         keys += [k for k in e if k not in keys]
     first = [k for k in ("capture", "frame", "uid") if k in keys]
     keys = first + [k for k in keys if k not in first]
-    rows = [[_e(_cell(e.get(k))) for k in keys] for e in evidence[:MAX_EVIDENCE]]
+    rows = [[_e(flat_text(e.get(k))) for k in keys] for e in evidence[:MAX_EVIDENCE]]
     more = (f"<p class=\"muted\">… and {len(evidence) - MAX_EVIDENCE} more evidence rows in "
             "findings.json</p>" if len(evidence) > MAX_EVIDENCE else "")
     refs = "".join(f"<li>{_e(r)}</li>" for r in f.get("references") or [])
@@ -171,14 +171,6 @@ def _finding(f: dict[str, Any]) -> str:
         f"<details open><summary>Evidence ({len(evidence)})</summary>"
         f"{_table(keys, rows, empty='no evidence recorded')}{more}</details>"
         + (f"<p><b>References</b></p><ul>{refs}</ul>" if refs else "") + "</article>")
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, list | tuple):
-        return ", ".join(_cell(x) for x in v)
-    if isinstance(v, dict):
-        return "; ".join(f"{k}={_cell(x)}" for k, x in v.items())
-    return "" if v is None else str(v)
 
 
 def _figure(anchor: str, title: str, src: str, caption: str, d: ReportData) -> str:
@@ -265,7 +257,7 @@ def _custody(d: ReportData) -> str:
                _e(i["first_ts"]), _e(i["last_ts"])] for i in d.inputs]
     acct = [[f"<code>{_e(a['capture'])}</code>", _e(a["outcome"]), _e(a["reason"]),
              _e(a["packets"])] for a in d.accounting]
-    filters = ("".join(f"<li><code>{_e(k)}</code>: {_e(_cell(v))}</li>"
+    filters = ("".join(f"<li><code>{_e(k)}</code>: {_e(flat_text(v))}</li>"
                        for k, v in d.filters.items())
                or "<li>none</li>")
     outputs = "".join(f"<li><code>{_e(o)}</code></li>" for o in d.outputs)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from classifier.report.html import MAX_EVIDENCE, MAX_UIDS
-from classifier.report.report_data import ReportData
+from classifier.report.report_data import ReportData, flat_text
 from classifier.report.style import SEVERITY_ORDER, visible_text
 
 _MD_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]|~@])")
@@ -65,7 +65,7 @@ def render_markdown(data: ReportData, *, graph_file: str = "graph.png",
     if d.suppressed_findings:
         out.append(f"- {d.suppressed_findings} findings suppressed by the baseline")
     if d.filters:
-        out.append("- filters: " + ", ".join(f"{md(k)}={md(_flat(v))}" for k, v in d.filters.items()))
+        out.append("- filters: " + ", ".join(f"{md(k)}={md(flat_text(v))}" for k, v in d.filters.items()))
     out += ["", "## Findings", ""]
     if not d.findings:
         out.append("_No findings._")
@@ -151,7 +151,7 @@ def _finding(f: dict[str, Any]) -> list[str]:
     if evidence:
         out.append("- evidence:")
         for e in evidence[:MAX_EVIDENCE]:
-            out.append("  - " + "; ".join(f"{md(k)}: {md(_flat(v))}" for k, v in e.items()))
+            out.append("  - " + "; ".join(f"{md(k)}: {md(flat_text(v))}" for k, v in e.items()))
         if len(evidence) > MAX_EVIDENCE:
             out.append(f"  - … and {len(evidence) - MAX_EVIDENCE} more in findings.json")
     refs = f.get("references") or []
@@ -160,9 +160,3 @@ def _finding(f: dict[str, Any]) -> list[str]:
     return out
 
 
-def _flat(v: Any) -> str:
-    if isinstance(v, list | tuple):
-        return ", ".join(_flat(x) for x in v)
-    if isinstance(v, dict):
-        return "; ".join(f"{k}={_flat(x)}" for k, x in v.items())
-    return "" if v is None else str(v)

@@ -58,6 +58,16 @@ class ReportData:
     graph_note: str = ""
 
 
+def flat_text(v: Any) -> str:
+    """An evidence or filter value → one line of text: lists joined by ", ", mappings as
+    "k=v; ...", None as "" (the renderers escape it for HTML or Markdown)."""
+    if isinstance(v, list | tuple):
+        return ", ".join(flat_text(x) for x in v)
+    if isinstance(v, dict):
+        return "; ".join(f"{k}={flat_text(x)}" for k, x in v.items())
+    return "" if v is None else str(v)
+
+
 def generated_at() -> str:
     """Now in UTC as ISO 8601 — or SOURCE_DATE_EPOCH when set, for reproducible reports."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
