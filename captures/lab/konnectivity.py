@@ -211,14 +211,20 @@ def frontend_conn(sock: socket.socket) -> None:
     cid = box[0]
     FRONT[cid] = sock
     sock.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+    pump(t, sock, cid, CLOSE_REQ)
+    FRONT.pop(cid, None)
+
+
+def pump(t: Any, sock: socket.socket, cid: int, close_kind: int) -> None:
+    """Bytes from sock → DATA packets for connection cid over the tunnel t, until the socket
+    ends; then the close packet (CLOSE_REQ from the server side, CLOSE_RSP from an agent)."""
     while True:
         try:
             data = sock.recv(65536)
         except OSError:
             data = b""
         if not data:
-            t.send(packet(CLOSE_REQ, connect_id=cid))
-            FRONT.pop(cid, None)
+            t.send(packet(close_kind, connect_id=cid))
             return
         t.send(packet(DATA, connect_id=cid, data=data))
 
@@ -269,17 +275,6 @@ def agent(world: str, node: str, seconds: float) -> None:
     end = [time.time() + seconds]
     signal.signal(signal.SIGTERM, lambda *_: end.__setitem__(0, 0.0))  # GOAWAY + close on stop
 
-    def pump(cid: int, s: socket.socket) -> None:
-        while True:
-            try:
-                data = s.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                t.send(packet(CLOSE_RSP, connect_id=cid))
-                return
-            t.send(packet(DATA, connect_id=cid, data=data))
-
     while time.time() < end[0]:
         try:
             evs = t.events()
@@ -304,7 +299,7 @@ def agent(world: str, node: str, seconds: float) -> None:
                     s.settimeout(None)
                     conns[cid] = s
                     t.send(packet(DIAL_RSP, connect_id=cid, random=int(f.get(3, 0))))
-                    threading.Thread(target=pump, args=(cid, s), daemon=True).start()
+                    threading.Thread(target=pump, args=(t, s, cid, CLOSE_RSP), daemon=True).start()
                 elif kind == DATA and int(f.get(1, 0)) in conns:
                     conns[int(f[1])].sendall(f.get(3, b""))
                 elif kind == CLOSE_REQ and int(f.get(1, 0)) in conns:
