@@ -7,21 +7,26 @@
 - Bulky internal columns (raw payload prefixes) are never written: see ``schema.for_export``.
 - Chain of custody: with ``custody`` (kubewire's version, every input's path, size and
   SHA-256, the filters), a sidecar ``<file>.custody.json`` is written next to the table.
+- Streaming: ``TableWriter`` appends a table batch by batch (CSV, JSON Lines, Parquet) in
+  bounded memory; ``write_table`` is one batch through it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from types import TracebackType
+from typing import IO, Any, Final, Self
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from classifier import schema
 from classifier.errors import OutputError
@@ -30,6 +35,11 @@ FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 """Cell prefixes spreadsheets evaluate as formulas."""
 
 SUFFIXES: Final = (".csv", ".json", ".jsonl", ".parquet")
+STREAMED: Final = (".csv", ".jsonl", ".parquet")
+"""Suffixes ``TableWriter`` appends to batch by batch (a JSON array only ends with the table)."""
+PARQUET_ROWS: Final = 65_536
+"""Rows buffered into one Parquet row group when streaming: small batches are merged, and a
+flow table of this many rows is some tens of MB in memory."""
 CSV_ROWS: Final = 4096
 """CSV rows rendered per step: the text of one step is in memory at a time."""
 QUOTED_CHARS: Final = ',"\r\n'
@@ -77,19 +87,27 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     converted to Arrow once; rows are rendered ``CSV_ROWS`` at a time, so the text is never
     all in memory at once.
     """
-    columns = [_CsvColumn(frame[c]) for c in frame.columns]
-    header = ",".join(_quote_py(str(c)) for c in frame.columns)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(header + "\n")
-        for start in range(0, len(frame), CSV_ROWS):
-            stop = min(start + CSV_ROWS, len(frame))
-            if not columns:
-                fh.write("\n" * (stop - start))
-                continue
-            cells = [c.cells(start, stop) for c in columns]
-            rows = pc.binary_join_element_wise(*cells, _lit(","), null_handling="replace",
-                                               null_replacement="")
-            fh.write("\n".join(rows.to_pylist()) + "\n")
+        fh.write(_csv_header(frame.columns))
+        _write_csv_rows(frame, fh)
+
+
+def _csv_header(names: Iterable[Any]) -> str:
+    return ",".join(_quote_py(str(c)) for c in names) + "\n"
+
+
+def _write_csv_rows(frame: pd.DataFrame, fh: IO[str]) -> None:
+    """Frame → its CSV rows (no header) appended to ``fh``, ``CSV_ROWS`` at a time."""
+    columns = [_CsvColumn(frame[c]) for c in frame.columns]
+    for start in range(0, len(frame), CSV_ROWS):
+        stop = min(start + CSV_ROWS, len(frame))
+        if not columns:
+            fh.write("\n" * (stop - start))
+            continue
+        cells = [c.cells(start, stop) for c in columns]
+        rows = pc.binary_join_element_wise(*cells, _lit(","), null_handling="replace",
+                                           null_replacement="")
+        fh.write("\n".join(rows.to_pylist()) + "\n")
 
 
 class _CsvColumn:
@@ -194,8 +212,13 @@ def write_json(obj: Any, path: Path) -> None:
 def write_jsonl(frame: pd.DataFrame, path: Path) -> None:
     """Frame → JSON Lines, one object per row."""
     with path.open("w", encoding="utf-8") as fh:
-        for rec in records(frame):
-            fh.write(json.dumps(rec, ensure_ascii=False, allow_nan=False) + "\n")
+        _write_jsonl_rows(frame, fh)
+
+
+def _write_jsonl_rows(frame: pd.DataFrame, fh: IO[str]) -> None:
+    """Frame → one JSON object per row appended to ``fh``."""
+    for rec in records(frame):
+        fh.write(json.dumps(rec, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def custody_path(out: Path) -> Path:
@@ -220,6 +243,179 @@ def write_custody(out: Path, custody: dict[str, Any]) -> Path:
     return target
 
 
+class TableWriter:
+    """Batches of a schema table → one file in the format of its suffix (.csv, .jsonl, .parquet),
+    appended batch by batch so a table of any length is written in bounded memory.
+
+    Each batch is conformed to ``spec`` and only its exported columns are written. CSV and JSON
+    Lines come out byte-identical to ``write_table`` on the whole frame, however it is split.
+    Parquet column types are fixed by the declared dtypes (categories hold strings); object
+    columns take the type of the first row group, and a later batch that needs another type
+    raises OutputError. Categories read back in first-seen order, not sorted.
+
+    As a context manager, an exception inside the block deletes the partial file. Raises
+    OutputError for an unknown or non-streamable suffix and for a file that cannot be written.
+    """
+
+    rows: int
+    """Rows written so far (Parquet: including the rows buffered for the next row group)."""
+
+    def __init__(self, out: Path, spec: schema.Table, suffixes: tuple[str, ...] = SUFFIXES) -> None:
+        suffix = out.suffix.lower()
+        if suffix not in suffixes or suffix not in (*STREAMED, ".json"):
+            raise _unknown_format(out, suffixes)
+        if suffix == ".json":
+            raise OutputError(f"{out}: a JSON array cannot be streamed (use .jsonl)")
+        self.out = out
+        self.spec = spec
+        self.suffix = suffix
+        self.rows = 0
+        self._closed = False
+        self._pending: list[Any] = []
+        self._pending_rows = 0
+        self._parquet: Any = None
+        self._schema: Any = None
+        self._types: dict[str, Any] = {}
+        if suffix == ".parquet":
+            self._types = _declared_arrow_types(spec)
+        with _output_errors(out):
+            self._fh = _open(out, suffix)
+        if suffix == ".csv":
+            with self._discarding(), _output_errors(out):
+                self._fh.write(_csv_header(spec.export_names))
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """A batch of rows → appended to the file after the earlier batches."""
+        if self._closed:
+            raise ValueError(f"{self.out}: write to a closed TableWriter")
+        # a 0-based index lets a slice of a conformed frame skip conform's column-by-column path
+        batch = schema.for_export(schema.conform(frame.reset_index(drop=True), self.spec), self.spec)
+        with _output_errors(self.out):
+            if self.suffix == ".csv":
+                _write_csv_rows(batch, self._fh)
+            elif self.suffix == ".jsonl":
+                _write_jsonl_rows(batch, self._fh)
+            else:
+                self._pending.append(self._arrow(batch))
+                self._pending_rows += len(batch)
+                if self._pending_rows >= PARQUET_ROWS:
+                    self._flush()
+        self.rows += len(batch)
+
+    def close(self) -> None:
+        """Finish the file (Parquet: the buffered rows and the footer); closing again does nothing.
+
+        A file that cannot be finished is deleted (OutputError).
+        """
+        if self._closed:
+            return
+        with self._discarding(), _output_errors(self.out):
+            if self.suffix == ".parquet":
+                self._flush()
+                self._parquet.close()
+            self._fh.close()
+        self._closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._discard()
+
+    def _discard(self) -> None:
+        """Close without finishing and delete the partial file."""
+        self._closed = True
+        with suppress(OSError, ValueError, pa.ArrowException):
+            if self._parquet is not None:
+                self._parquet.close()
+        with suppress(OSError):
+            self._fh.close()
+        self.out.unlink(missing_ok=True)
+
+    @contextmanager
+    def _discarding(self) -> Iterator[None]:
+        """Any exception in the block → the partial file deleted, then the exception re-raised."""
+        try:
+            yield
+        except BaseException:
+            self._discard()
+            raise
+
+    def _arrow(self, batch: pd.DataFrame) -> Any:
+        """Exported batch → an Arrow table with the file's column types (before the file has them:
+        the declared types, and the inferred type of object columns)."""
+        table = pa.Table.from_pandas(batch, preserve_index=False)
+        if batch.attrs:  # as pandas' to_parquet stores them (findings carry rule_errors)
+            table = table.replace_schema_metadata(
+                {**table.schema.metadata, b"PANDAS_ATTRS": json.dumps(batch.attrs)})
+        if self._schema is None:
+            return table.cast(pa.schema(
+                [pa.field(f.name, self._types.get(f.name, f.type)) for f in table.schema],
+                metadata=table.schema.metadata))
+        try:
+            return table.cast(self._schema)
+        except pa.ArrowException as exc:
+            raise OutputError(f"{self.out}: cannot write: a batch does not fit the column types of "
+                              f"the first Parquet row group ({exc})") from None
+
+    def _flush(self) -> None:
+        """Buffered batches → one row group; the first one fixes the file's schema."""
+        if self._parquet is None:
+            if not self._pending:
+                self._pending.append(self._arrow(schema.for_export(schema.empty(self.spec),
+                                                                   self.spec)))
+            # null-typed object columns (all None so far) take the type of any batch with values
+            self._schema = pa.unify_schemas([t.schema for t in self._pending])
+            self._parquet = pq.ParquetWriter(self._fh, self._schema)
+        elif not self._pending_rows:
+            return
+        table = pa.concat_tables([t.cast(self._schema) for t in self._pending])
+        self._pending, self._pending_rows = [], 0
+        self._parquet.write_table(table)
+
+
+def _open(out: Path, suffix: str) -> IO[Any]:
+    """Output file → opened as ``write_csv`` / ``write_jsonl`` open it, or binary for Parquet."""
+    if suffix == ".parquet":
+        return out.open("wb")
+    return out.open("w", encoding="utf-8", newline="" if suffix == ".csv" else None)
+
+
+def _declared_arrow_types(spec: schema.Table) -> dict[str, Any]:
+    """Table → the Arrow type of each exported column with a declared dtype (not object ones).
+
+    Category columns become dictionaries of strings with 32-bit indices: from the data, an
+    all-NA batch would give a dictionary of nulls, and over 127 categories 16-bit indices.
+    """
+    empty = schema.for_export(schema.empty(spec), spec)
+    types: dict[str, Any] = {}
+    for field in pa.Schema.from_pandas(empty, preserve_index=False):
+        if spec.dtypes[field.name] == "object":
+            continue
+        types[field.name] = pa.dictionary(pa.int32(), pa.large_string()) \
+            if pa.types.is_dictionary(field.type) else field.type
+    return types
+
+
+def _unknown_format(out: Path, suffixes: tuple[str, ...]) -> OutputError:
+    return OutputError(f"{out}: unknown output format (use {', '.join(suffixes)})")
+
+
+@contextmanager
+def _output_errors(out: Path) -> Iterator[None]:
+    """OSError or an Arrow conversion error while writing ``out`` → OutputError."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    except pa.ArrowException as exc:
+        raise OutputError(f"{out}: cannot write: {exc}") from None
+
+
 def write_table(frame: pd.DataFrame, spec: schema.Table, out: Path,
                 suffixes: tuple[str, ...] = SUFFIXES, *,
                 custody: dict[str, Any] | None = None) -> None:
@@ -228,16 +424,15 @@ def write_table(frame: pd.DataFrame, spec: schema.Table, out: Path,
 
     Raises OutputError for a suffix not in ``suffixes`` or a file that cannot be written.
     """
-    suffix = out.suffix.lower()
-    if suffix not in suffixes:
-        raise OutputError(f"{out}: unknown output format (use {', '.join(suffixes)})")
+    if out.suffix.lower() not in suffixes:
+        raise _unknown_format(out, suffixes)
+    # conformed before the file is opened: a frame that breaks the schema leaves ``out`` as it was
     exported = schema.for_export(schema.conform(frame, spec), spec)
-    try:
-        if suffix == ".parquet":
-            exported.to_parquet(out, index=False)
-        else:
-            {".csv": write_csv, ".json": write_json, ".jsonl": write_jsonl}[suffix](exported, out)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    if out.suffix.lower() == ".json":
+        with _output_errors(out):
+            write_json(exported, out)
+    else:
+        with TableWriter(out, spec, suffixes) as writer:
+            writer.write(exported)
     if custody is not None:
         write_custody(out, custody)
