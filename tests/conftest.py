@@ -49,3 +49,11 @@ def artifacts() -> Path:
     """Folder for test artifacts kept after the run (screenshots, reports)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def finish_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flow stage hands finished flows on after every small batch (tests/flows/longcap.py)."""
+    from tests.flows.longcap import hand_on_often
+
+    hand_on_often(monkeypatch)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from classifier import schema
 from classifier.flows import kernel as K
-from classifier.flows.table import FlowTable
+from classifier.flows.table import Finished, Payloads
 from classifier.ingest.decode import TUNNEL_NAMES
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -86,8 +86,8 @@ def conn_state(proto: str, os_: int, rs: int, hist: str, osize: int, rsize: int,
     return "OTH"
 
 
-def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """A point's flow table → (FLOW_BASE frame in flow order, uid per flow index)."""
+def build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Finished flows of a point → (FLOW_BASE frame in creation order, uid per flow)."""
     # the per-flow tuples and strings hold no cycles; collections would rescan them all
     enabled = gc.isenabled()
     gc.disable()
@@ -98,15 +98,12 @@ def build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Data
             gc.enable()
 
 
-def _build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.DataFrame, np.ndarray]:
-    n = t.n_flows
+def _build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.DataFrame, np.ndarray]:
+    n = t.n
     if n == 0:
         return schema.empty(schema.FLOW_BASE), np.empty(0, dtype=object)
-    f = {k: v[:n] for k, v in t.f.items()}
-    keys = t.ht_keys[f["slot"]]
-    t.release_index()
-    # payloads first: the segment arena is freed before the per-flow Python objects are made
-    pl = t.payloads()
+    f, keys, pl = t.f, t.keys, t.payloads
+    t.payloads = Payloads(np.empty(0, np.uint8), pl.start, pl.length, pl.missed)
     data = pl.data
     prefixes = [data[s:s + ln].tobytes() if ln else b""
                 for s, ln in zip(pl.start.tolist(), pl.length.tolist(), strict=True)]
@@ -181,14 +178,14 @@ def _build_flows(t: FlowTable, files: Sequence[str], point: str) -> tuple[pd.Dat
             vlan, tunnel, t_orig, t_resp, tid.tolist(), f["ord"].tolist(), strict=True)
     ), dtype=object)
     # files each flow was seen in
-    sf, sfile = t.file_sightings()
+    sf, sfile = t.sightings
     seen: list[list[str]] = [[] for _ in range(n)]
     for fl, fi in zip(sf.tolist(), sfile.tolist(), strict=True):
         if files[fi] not in seen[fl]:
             seen[fl].append(files[fi])
     # burst cadence
     burst = np.full(n, np.nan)
-    bf, bv = t.burst_intervals()
+    bf, bv = t.bursts
     if bf.size:
         med = pd.Series(bv / 1e9).groupby(bf).median()
         burst[med.index.to_numpy()] = med.to_numpy()

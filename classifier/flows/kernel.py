@@ -28,6 +28,10 @@ LETTERS: Final = "SHADFRT"
 L_S, L_H, L_A, L_D, L_F, L_R, L_T = 0, 1, 2, 3, 4, 5, 6
 # counters (ctr array slots)
 C_CONTRIB, C_FILEEV, C_BURST, C_FLOWS, C_HT = 0, 1, 2, 3, 4
+# hash-table values: >= 0 a live flow; EMPTY a free slot; WRITTEN a key whose flows were all
+# finished and handed on (the key and its ordinal counter stay, so a reused 5-tuple's next
+# flow gets the next ordinal)
+EMPTY, WRITTEN = -1, -2
 # per-direction TLS record walk (payload early stop), RFC 8446 §5.1 / RFC 5246 §6.2.1
 TLS_UNDECIDED, TLS_WALKING, TLS_DONE, TLS_NO = 0, 1, 2, 3
 TLS_MAX_RECORD: Final = 2**14 + 2048
@@ -62,6 +66,13 @@ def _letter(hist: np.ndarray, hist_n: np.ndarray, seen: np.ndarray, f: int, lett
         if hist_n[f] < hist.shape[1]:
             hist[f, hist_n[f]] = letter * 2 + d
             hist_n[f] += 1
+
+
+@inline
+def closed(state: np.ndarray, f: int) -> bool:
+    """Flow f's TCP connection is over: both ends closed (FIN), or either end reset."""
+    return bool((state[f, 0] >= CLOSED and state[f, 1] >= CLOSED) or state[f, 0] == RESET
+                or state[f, 1] == RESET)
 
 
 @inline
@@ -106,7 +117,7 @@ def _tls_walk(buf: np.ndarray, base: int, rel: int, cap: int, old_contig: int, l
 def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags, seq,  # type: ignore[no-untyped-def]
           pay_off, pay_len, pay_cap, ip_bytes, vlan1, vlan2, tun_kind, tun_src_hi, tun_src_lo,
           tun_dst_hi, tun_dst_lo, tun_id, file_idx, start, payload_bytes, udp_timeout,
-          ht_keys, ht_val, ht_n, ctr,
+          tcp_timeout, ht_keys, ht_val, ht_n, ctr,
           f_slot, f_ord, f_orig_a, f_guessed, f_first_ts, f_last_ts, f_first_frame,
           f_first_file, f_last_frame, f_last_file, f_pkts, f_bytes, f_ipbytes, f_state,
           f_isn, f_ref_seq, f_ref_rel, f_has_ref, f_min_rel, f_max_end, f_contig,
@@ -146,7 +157,7 @@ def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags
             h = _mix(h, key[k])
         slot = np.int64(h & np.uint64(hcap - 1))
         while True:
-            if ht_val[slot] < 0:
+            if ht_val[slot] == EMPTY:
                 break
             same = True
             for k in range(KW):
@@ -168,10 +179,12 @@ def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags
                     ended = f_state[f, 0] >= CLOSED or f_state[f, 1] >= CLOSED
                     if ended or (f_isn[f, dd] >= 0 and np.int64(seq[i]) != f_isn[f, dd]):
                         f = -1
+                elif t - f_last_ts[f] > tcp_timeout and closed(f_state, f):
+                    f = -1
             elif t - f_last_ts[f] > udp_timeout:
                 f = -1
         if f < 0:
-            if ht_val[slot] < 0:
+            if ht_val[slot] == EMPTY:
                 for k in range(KW):
                     ht_keys[slot, k] = key[k]
                 ctr[C_HT] += 1
