@@ -22,6 +22,7 @@ from classifier.errors import (
 if TYPE_CHECKING:
     from classifier.api import (
         Capture,
+        CaptureStream,
         Result,
         analyze,
         diff,
@@ -38,7 +39,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     **{name: "classifier.api" for name in (
-        "Capture", "Result", "analyze", "diff", "extract_evidence", "plot_graph",
+        "Capture", "CaptureStream", "Result", "analyze", "diff", "extract_evidence", "plot_graph",
         "plot_timeline", "proxy_chains", "read_capture", "read_flows")},
     "FlowFilter": "classifier.forensics.filters",
 }
@@ -62,6 +63,7 @@ __all__ = [
     "BaselineError",
     "Capture",
     "CaptureError",
+    "CaptureStream",
     "FilterError",
     "FlowFilter",
     "InventoryError",

@@ -7,7 +7,7 @@ ingest → flows → dissect → k8s tagging → rules → report/graph.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ import pandas as pd
 
 from classifier import schema
 from classifier.dissect import dissect
-from classifier.flows import assemble
+from classifier.flows import FlowStream, assemble
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -213,6 +213,39 @@ def read_capture(
         stats=schema.conform(assembled.stats, schema.STATS),
         inputs=schema.conform(assembled.inputs, schema.INPUTS),
     )
+
+
+class CaptureStream:
+    """Captures → dissected flow batches (schema.FLOWS, tagging columns NA) handed on while
+    the read goes on, as flows finish (see :class:`classifier.flows.FlowStream`): write a flow
+    table of any length in memory bounded by the flows live at a time. Rows are in creation
+    order within a batch, batches in the order their flows finished; together they are the
+    rows of ``read_capture(...).flows``. Iterate once; ``stats``, ``inputs`` and ``custody()``
+    are complete afterwards. Raises :class:`classifier.CaptureError` like ``read_capture``."""
+
+    def __init__(self, paths: PathArg | Sequence[PathArg], *, payload_bytes: int = 16384,
+                 strict: bool = False, progress: Progress | None = None) -> None:
+        self._flows = FlowStream(_as_list(paths), payload_bytes=payload_bytes, strict=strict,
+                                 progress=progress)
+        self._strict = strict
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for frame in self._flows:
+            yield schema.conform(dissect(frame, strict=self._strict).flows, schema.FLOWS)
+
+    @property
+    def stats(self) -> pd.DataFrame:
+        """Packet accounting (schema.STATS) of what was read so far."""
+        return schema.conform(self._flows.stats, schema.STATS)
+
+    @property
+    def inputs(self) -> pd.DataFrame:
+        """The capture files read so far (schema.INPUTS)."""
+        return schema.conform(self._flows.inputs, schema.INPUTS)
+
+    def custody(self) -> dict[str, Any]:
+        """Chain-of-custody facts: kubewire's version, inputs' SHA-256 and sizes."""
+        return custody(self.inputs)
 
 
 def read_flows(

@@ -19,9 +19,10 @@ from classifier.cli.common import (
     inventory_option,
     quiet_option,
     stderr_is_tty,
+    trim_heap,
 )
 from classifier.errors import OutputError
-from classifier.tablefile import write_table
+from classifier.tablefile import TableWriter, write_custody, write_table
 
 SUFFIXES = (".csv", ".parquet", ".jsonl")
 BASE_COLUMNS = ("ts", "orig", "resp", "proto", "app_proto", "tls_version", "tls_sni",
@@ -30,11 +31,11 @@ BASE_COLUMNS = ("ts", "orig", "resp", "proto", "app_proto", "tls_version", "tls_
 TAG_COLUMNS = ("path", "client_role", "server_role", "auth")
 
 
-
 @click.command("flows")
 @captures_argument
 @click.option("-o", "--output", metavar="FILE",
-              help="write the flow table to FILE (.csv, .parquet or .jsonl) instead of the terminal.")
+              help="write the flow table to FILE (.csv, .parquet or .jsonl) instead of the terminal; "
+                   "without tagging or filters it is written while reading, in bounded memory.")
 @click.option("--tag", is_flag=True, help="also tag control-plane paths and roles (path, roles, auth).")
 @inventory_option
 @filter_options
@@ -53,6 +54,9 @@ def flows_cmd(captures: tuple[str, ...], output: str | None, tag: bool,
         raise OutputError(f"{output}: unknown output format (use {', '.join(SUFFIXES)})")
     filtered = any((since, until, hosts, paths, where))
     tagged = tag or bool(inventory) or filtered
+    if output is not None and not tagged:
+        _stream(list(captures), Path(output), quiet)
+        return
     with _progress(enabled=not quiet and stderr_is_tty()) as progress:
         if tagged:
             from classifier.forensics.filters import FlowFilter
@@ -72,6 +76,23 @@ def flows_cmd(captures: tuple[str, ...], output: str | None, tag: bool,
         return
     if not quiet:
         render(flows, tagged=tagged)
+
+
+def _stream(captures: list[str], out: Path, quiet: bool) -> None:
+    """Captures → the dissected flow table written to ``out`` batch by batch as flows finish
+    (memory follows the flows live at a time, not the capture's length), then the custody
+    sidecar and the packet accounting."""
+    with _progress(enabled=not quiet and stderr_is_tty()) as progress:
+        stream = api.CaptureStream(captures, progress=progress)
+        with TableWriter(out, schema.FLOWS, SUFFIXES) as writer:
+            for batch in stream:
+                writer.write(batch)
+                del batch
+                trim_heap()
+    write_custody(out, stream.custody())
+    if not quiet:
+        click.echo(summary_line(stream.stats), err=True)
+        click.echo(f"kubewire: {writer.rows} flows written to {out}", err=True)
 
 
 def _read(captures: list[str], progress: Callable[[int, int], None] | None,

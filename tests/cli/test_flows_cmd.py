@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,10 +10,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from classifier import schema
+from classifier import api, schema
 from classifier.cli import cli
 from classifier.cli.common import EXIT_USAGE, run_guarded
+from classifier.tablefile import TableWriter, write_table
 from tests.conftest import ZOO
+from tests.flows.longcap import long_capture
 
 TLS = ZOO / "zeek" / "tls1.2.pcap"
 HTTP = ZOO / "zeek" / "erspan.pcap"
@@ -68,3 +71,38 @@ def test_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert len(err) == 1 and str(bad) in err[0] and "not a pcap" in err[0]
     assert run_guarded(cli, ["flows", str(tmp_path / "missing.pcap")]) == EXIT_USAGE
     assert run_guarded(cli, ["flows", str(bad), "-o", str(tmp_path / "x.txt")]) == EXIT_USAGE
+
+
+def test_output_is_streamed_and_equals_the_api_table(tmp_path: Path, finish_often: None) -> None:
+    """`flows -o` writes the flows batch by batch as they finish: the rows are those of
+    read_capture, the custody sidecar and the accounting line are complete."""
+    cap = long_capture(tmp_path)
+    batches: list[int] = []
+    real = TableWriter.write
+
+    def spy(self: TableWriter, frame: pd.DataFrame) -> None:
+        batches.append(len(frame))
+        real(self, frame)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(TableWriter, "write", spy)
+        res = CliRunner().invoke(cli, ["flows", str(cap), "-o", str(tmp_path / "f.csv")])
+    assert res.exit_code == 0, res.output
+    assert len(batches) > 10
+    expected = tmp_path / "whole.csv"
+    write_table(api.read_capture(str(cap)).flows, schema.FLOWS, expected)
+    got_lines = (tmp_path / "f.csv").read_text().splitlines()
+    want_lines = expected.read_text().splitlines()
+    assert got_lines[0] == want_lines[0] and sorted(got_lines) == sorted(want_lines)
+    assert got_lines != want_lines  # streamed: batches in the order their flows ended
+    facts = json.loads((tmp_path / "f.csv.custody.json").read_text())
+    assert facts["inputs"][0]["sha256"] == hashlib.sha256(cap.read_bytes()).hexdigest()
+    assert facts["output"]["sha256"] == hashlib.sha256((tmp_path / "f.csv").read_bytes()).hexdigest()
+    assert f"{len(want_lines) - 1} flows written" in res.stderr
+    assert "packets read" in res.stderr
+
+
+def test_streamed_output_is_removed_when_the_read_fails(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "f.csv"
+    assert run_guarded(cli, ["flows", str(tmp_path / "missing.pcap"), "-o", str(out)]) == EXIT_USAGE
+    assert not out.exists() and not (tmp_path / "f.csv.custody.json").exists()
