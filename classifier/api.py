@@ -231,7 +231,8 @@ class CaptureStream:
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         for frame in self._flows:
-            yield schema.conform(dissect(frame, strict=self._strict).flows, schema.FLOWS)
+            yield schema.conform(dissect(frame, strict=self._strict, tables=False).flows,
+                                 schema.FLOWS)
 
     @property
     def stats(self) -> pd.DataFrame:

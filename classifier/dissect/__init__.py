@@ -147,12 +147,13 @@ def _dissect_rows(col: Collector, origs: list[Any], resps: list[Any],
         add(facts)
 
 
-def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
+def dissect(flows: pd.DataFrame, *, strict: bool = False, tables: bool = True) -> Dissection:
     """Flow table with payload prefixes → flows with dissection columns + detail tables.
 
     Returns the flows conformed to FLOW_BASE + FLOW_DISSECT, and the tls, certificates and
-    http tables (schema.TLS, CERTIFICATES, HTTP). With ``strict`` the first invalid flow raises
-    MalformedPacketError (capture and first frame of the flow).
+    http tables (schema.TLS, CERTIFICATES, HTTP; empty without ``tables``, for callers that
+    want only the flows). With ``strict`` the first invalid flow raises MalformedPacketError
+    (capture and first frame of the flow).
     """
     col = Collector()
     n = len(flows)
@@ -182,12 +183,13 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False) -> Dissection:
         if reasons:
             log.info("dissect: %d flows, reasons: %s", n,
                      ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
-        return Dissection(
-            flows=pd.concat([_base(flows), col.flow_columns()], axis=1),
-            tls=col.tls(identity),
-            certificates=col.certificates(identity),
-            http=col.http(identity),
-        )
+        out = pd.concat([_base(flows), col.flow_columns()], axis=1)
+        if not tables:
+            return Dissection(flows=out, tls=schema.empty(schema.TLS),
+                              certificates=schema.empty(schema.CERTIFICATES),
+                              http=schema.empty(schema.HTTP))
+        return Dissection(flows=out, tls=col.tls(identity),
+                          certificates=col.certificates(identity), http=col.http(identity))
     finally:
         http1.forget()
         if gc_enabled:

@@ -113,7 +113,7 @@ def _tls_walk(buf: np.ndarray, base: int, rel: int, cap: int, old_contig: int, l
         nxt[f, d] = q + 5 + length
 
 
-@kernel(nogil=True)
+@kernel()
 def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags, seq,  # type: ignore[no-untyped-def]
           pay_off, pay_len, pay_cap, ip_bytes, vlan1, vlan2, tun_kind, tun_src_hi, tun_src_lo,
           tun_dst_hi, tun_dst_lo, tun_id, file_idx, start, payload_bytes, udp_timeout,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from classifier.native import kernel
 
 
-@kernel(nogil=True)
+@kernel()
 def copy_segments(buf, pay_off, c_pkt, c_skip, c_len, arena, arena_pos):  # type: ignore[no-untyped-def]
     """Segments (packet, skip, len) of the chunk buffer → appended to arena; → new end."""
     p = arena_pos
@@ -23,7 +23,7 @@ def copy_segments(buf, pay_off, c_pkt, c_skip, c_len, arena, arena_pos):  # type
     return p
 
 
-@kernel(nogil=True)
+@kernel()
 def reassemble(order, s_flow, s_dir, s_rel, s_off, s_len, arena, base_known, keep, limit,  # type: ignore[no-untyped-def]
                out, out_start, out_len, missed):
     """Segments sorted by (flow, dir, rel, arrival) → contiguous prefixes written to ``out``.

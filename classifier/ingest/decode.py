@@ -122,7 +122,7 @@ def _enter_tunnel(i, kind, tid, tun_kind, tun_src_hi, tun_src_lo, tun_dst_hi,  #
         tun_id[i] = tid
 
 
-@kernel(nogil=True)
+@kernel()
 def _decode_all(buf, off, caplen, linktype, reason_in, reason, src_hi, src_lo, dst_hi,  # type: ignore[no-untyped-def]
                 dst_lo, sport, dport, flags, seq, ack, pay_off, pay_len, pay_cap, ip_bytes,
                 vlan1, vlan2, tun_kind, tun_src_hi, tun_src_lo, tun_dst_hi, tun_dst_lo, tun_id):

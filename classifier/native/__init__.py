@@ -83,11 +83,13 @@ if COMPILED is None:
     log.debug("kernels: numba JIT (%s)", WHY_JIT)
 
 
-def kernel(*, nogil: bool = False) -> Callable[[Callable[..., Any]], Any]:
+def kernel() -> Callable[[Callable[..., Any]], Any]:
     """Decorator: a kernel called from Python → its compiled function (AOT, else numba JIT).
 
     Every kernel needs a signature in ``classifier.native.build.SIGNATURES``; its name is
-    its export name, so kernel names are unique across modules.
+    its export name, so kernel names are unique across modules. Kernels work on arrays only,
+    so both builds release the GIL while they run: reading overlaps other Python threads
+    (imports, the custody hash) on a second core.
     """
 
     def wrap(fn: Callable[..., Any]) -> Any:
@@ -95,7 +97,7 @@ def kernel(*, nogil: bool = False) -> Callable[[Callable[..., Any]], Any]:
             return getattr(COMPILED, fn.__name__)
         from numba import njit
 
-        return njit(cache=True, nogil=nogil)(fn)
+        return njit(cache=True, nogil=True)(fn)
 
     return wrap
 

@@ -81,13 +81,28 @@ def build(out_dir: Path) -> Path:
 
     native.COMPILED = None  # kernel modules imported from here on hand numba their Python functions
 
+    pycc_compiler: Any = importlib.import_module("numba.pycc.compiler")
     cc: Any = CC("_kernels")  # type: ignore[no-untyped-call]
     cc.output_dir = str(out_dir)
     cc.verbose = False
     for name, (module, args, ret) in SIGNATURES.items():
         dispatcher: Any = getattr(importlib.import_module(module), name)
         cc.export(name, signature(args, ret))(dispatcher.py_func)
-    cc.compile()
+    flags_class = pycc_compiler.Flags
+
+    class ReleaseGil(flags_class):  # type: ignore[misc, valid-type]
+        """pycc's compile flags with the GIL released around every exported kernel, as
+        ``numba.njit(nogil=True)`` does for the JIT fallback."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.release_gil = True
+
+    pycc_compiler.Flags = ReleaseGil
+    try:
+        cc.compile()
+    finally:
+        pycc_compiler.Flags = flags_class
     manifest = out_dir / "_kernels.json"
     manifest.write_text(json.dumps({"sources": native.sources_digest(),
                                     "kernels": sorted(SIGNATURES)}, indent=1) + "\n")

@@ -129,3 +129,17 @@ def test_empty_and_payloadless_tables_are_complete() -> None:
     assert set(out.flows["app_proto"]) == {"unknown"}
     assert str(out.flows["http_status"].dtype) == "UInt16"
     assert isinstance(out.flows, pd.DataFrame)
+
+
+def test_without_tables_the_flows_are_the_same_and_the_tables_empty() -> None:
+    from classifier.flows import assemble
+    from tests.conftest import zoo_capture
+
+    flows = assemble([zoo_capture("zeek/client-certificate.pcap")]).flows
+    full = dissect(flows)
+    lean = dissect(flows, tables=False)
+    assert len(full.tls) and len(full.certificates)
+    pd.testing.assert_frame_equal(lean.flows, full.flows)
+    for frame, table in ((lean.tls, schema.TLS), (lean.http, schema.HTTP),
+                         (lean.certificates, schema.CERTIFICATES)):
+        assert list(frame.columns) == table.names and len(frame) == 0

@@ -118,3 +118,43 @@ def test_aot_and_jit_kernels_give_identical_flow_tables() -> None:
     assert (aot.pop("mode"), jit.pop("mode")) == ("aot", "jit")
     assert aot == jit
     assert len(aot) == len(paths)
+
+
+def test_kernels_release_the_gil_while_they_run() -> None:
+    """A Python thread keeps running during a long kernel call (AOT and JIT alike)."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from classifier.flows.payload import copy_segments
+
+    size, k = 32 << 20, 8  # one call copies the same 32 MiB k times: ~0.1 s
+    src, dst = np.ones(size, np.uint8), np.empty(size * k, np.uint8)
+    seg = (np.zeros(1, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64),
+           np.full(k, size, np.int64))
+    copy_segments(src, *seg, dst, 0)  # compiled (JIT) and pages touched
+    count, stop = [0], [False]
+
+    def spin() -> None:
+        while not stop[0]:
+            count[0] += 1
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        time.sleep(0.05)
+        c0 = count[0]
+        time.sleep(0.2)
+        rate = (count[0] - c0) / 0.2  # the spinner alone
+        c0 = count[0]
+        t0 = time.perf_counter()
+        for _ in range(3):
+            assert copy_segments(src, *seg, dst, 0) == size * k
+        dt = time.perf_counter() - t0
+        during = count[0] - c0
+    finally:
+        stop[0] = True
+        spinner.join()
+    # holding the GIL, the spinner would run one switch interval (~5 ms) per call at most
+    assert during > 0.25 * rate * dt, (during, rate, dt)
