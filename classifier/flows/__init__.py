@@ -1,6 +1,7 @@
 """Flow assembly: decoded packets → bidirectional flows with reassembled first bytes.
 
-``assemble`` is the pipeline stage (schema.FLOW_BASE + STATS + INPUTS); ``packet_index`` maps
+``assemble`` is the pipeline stage (schema.FLOW_BASE + STATS + INPUTS); ``FlowStream`` gives
+the same flows as frames while reading, as they finish (bounded memory); ``packet_index`` maps
 every decoded packet to its flow uid for evidence extraction.
 """
 

@@ -1,5 +1,6 @@
 """The running flow table of one capture point: feeds decoded batches to the numba kernel,
-grows its arrays, keeps payload segments, file sightings and burst intervals.
+grows its arrays, keeps payload segments, file sightings and burst intervals, and hands
+finished flows on (``finish``) so that it holds only the flows a packet could still join.
 
 Performance notes:
 - Per packet, everything happens in one numba pass (``kernel.track``): an open-addressing hash
@@ -8,10 +9,10 @@ Performance notes:
   doubling between kernel calls (~150-200 ns per packet on bench-1x).
 - Payload: the kernel lists the segments that fall in a direction's window; their bytes are
   copied once into an arena (grown by realloc, never old+new at once) while the chunk buffer
-  is live, and reassembled per direction at the end. A TLS direction stops copying after its
+  is live, and reassembled per direction when the flow is taken out. A TLS direction stops copying after its
   first ChangeCipherSpec/ApplicationData record (see ``classifier.flows.assemble``): on the
-  benchmark capture that is 56 → 10 MB of payload at 1x. Peak payload memory is still twice
-  the kept bytes (arena + reassembled buffer, then buffer + the bytes objects).
+  benchmark capture that is 56 → 10 MB of payload at 1x. Taking flows out moves the other
+  flows' segments into a fresh arena sized to them, so the arena follows the live flows.
 - Build (``build.py``) works on per-flow arrays; history/conn_state strings are made once per
   distinct combination, uids hashed from streamed facts, GC paused while objects are made.
 """
