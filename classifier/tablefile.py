@@ -1,8 +1,6 @@
 """Tables → files: CSV, JSON, JSON Lines and Parquet, written the same way by every command.
 
-- CSV: ISO 8601 timestamps, lists/dicts as JSON text, and text cells a spreadsheet would run
-  as a formula (starting with = + - @ TAB CR) prefixed with an apostrophe (OWASP "CSV
-  injection"); Parquet keeps the exact values.
+- CSV: the cells as ``csvtext`` writes them (formula cells defused); Parquet keeps the exact values.
 - JSON: a list of objects; JSON Lines: one object per line; NA → null.
 - Bulky internal columns (raw payload prefixes) are never written: see ``schema.for_export``.
 - Chain of custody: with ``custody`` (kubewire's version, every input's path, size and
@@ -14,24 +12,21 @@
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Self
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from classifier import schema
+from classifier.csvtext import FORMULA_START as FORMULA_START
+from classifier.csvtext import csv_header, write_csv_rows
+from classifier.csvtext import jsonable as jsonable
+from classifier.csvtext import write_csv as write_csv
 from classifier.errors import OutputError
-
-FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-"""Cell prefixes spreadsheets evaluate as formulas."""
 
 SUFFIXES: Final = (".csv", ".json", ".jsonl", ".parquet")
 STREAMED: Final = (".csv", ".jsonl", ".parquet")
@@ -39,166 +34,11 @@ STREAMED: Final = (".csv", ".jsonl", ".parquet")
 PARQUET_ROWS: Final = 65_536
 """Rows buffered into one Parquet row group when streaming: small batches are merged, and a
 flow table of this many rows is some tens of MB in memory."""
-CSV_ROWS: Final = 4096
-"""CSV rows rendered per step: the text of one step is in memory at a time."""
-QUOTED_CHARS: Final = ',"\r\n'
-"""A CSV cell holding any of these is quoted, inner quotes doubled (RFC 4180 §2.6-2.7)."""
-_FORMULA_RE: Final = "^[" + "".join("\\" + c if c in "-]\\^" else c for c in FORMULA_START) + "]"
-_QUOTED_RE: Final = "[" + QUOTED_CHARS + "]"
-
-
-def jsonable(value: Any) -> Any:
-    """Any cell value → a JSON-ready value: NA → None, timestamps → ISO 8601, numpy → Python,
-    bytes → hex, containers recursively; anything else → str."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) or math.isinf(value) else float(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, pd.Timestamp | datetime):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
-        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        return [jsonable(v) for v in items]
-    return str(value)
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Frame → a list of JSON-ready dicts, one per row."""
     return [{str(k): jsonable(v) for k, v in r.items()} for r in frame.to_dict("records")]
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Frame → CSV (see the module docstring for how cells are written).
-
-    The same text pandas' ``to_csv`` writes (minimal quoting, NA as an empty cell, floats as
-    Python's repr, booleans True/False), built column-wise with Arrow compute kernels: a
-    flow table of 12,810 rows × 80 columns takes ~0.1 s instead of ~0.5 s. Each column is
-    converted to Arrow once; rows are rendered ``CSV_ROWS`` at a time, so the text is never
-    all in memory at once.
-    """
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write(_csv_header(frame.columns))
-        _write_csv_rows(frame, fh)
-
-
-def _csv_header(names: Iterable[Any]) -> str:
-    return ",".join(_quote_py(str(c)) for c in names) + "\n"
-
-
-def _write_csv_rows(frame: pd.DataFrame, fh: IO[str]) -> None:
-    """Frame → its CSV rows (no header) appended to ``fh``, ``CSV_ROWS`` at a time."""
-    columns = [_CsvColumn(frame[c]) for c in frame.columns]
-    for start in range(0, len(frame), CSV_ROWS):
-        stop = min(start + CSV_ROWS, len(frame))
-        if not columns:
-            fh.write("\n" * (stop - start))
-            continue
-        cells = [c.cells(start, stop) for c in columns]
-        rows = pc.binary_join_element_wise(*cells, _lit(","), null_handling="replace",
-                                           null_replacement="")
-        fh.write("\n".join(rows.to_pylist()) + "\n")
-
-
-class _CsvColumn:
-    """One column, converted once → its CSV cells for any row range (Arrow large strings)."""
-
-    def __init__(self, s: pd.Series) -> None:
-        self.series = s
-        dtype = s.dtype
-        self.kind = "text"
-        self.plain = False
-        if isinstance(dtype, pd.DatetimeTZDtype):
-            self.kind = "time"
-        elif pd.api.types.is_float_dtype(dtype):
-            self.kind = "float"
-        elif pd.api.types.is_object_dtype(dtype):
-            self.kind = "object"
-        elif pd.api.types.is_bool_dtype(dtype):
-            self.kind = "bool"
-            self.arrow = pa.array(s.astype("boolean"), pa.bool_())
-        elif pd.api.types.is_integer_dtype(dtype):
-            self.kind = "int"
-            self.arrow = pc.cast(pa.array(s), pa.large_string())
-        else:
-            arr = pa.array(s.array) if isinstance(dtype, pd.StringDtype) and \
-                dtype.storage == "pyarrow" else pa.array(s.astype("string"), pa.large_string())
-            self.arrow = pc.cast(arr, pa.large_string())
-            # most text columns need neither defusing nor quoting: their slices are the cells
-            self.plain = self.arrow.null_count == len(self.arrow) or not pc.any(
-                pc.match_substring_regex(self.arrow, f"{_FORMULA_RE}|{_QUOTED_RE}")).as_py()
-
-    def cells(self, start: int, stop: int) -> Any:
-        """Rows [start, stop) → their CSV cells."""
-        if self.kind in ("time", "float", "object"):
-            part = self.series.iloc[start:stop]
-            if self.kind == "time":
-                return pa.array(_isoformat(part), pa.large_string())
-            fmt = repr if self.kind == "float" else _cell
-            text = pa.array([None if schema.is_missing(v) else fmt(v) for v in part.tolist()],
-                            pa.large_string())
-            return text if self.kind == "float" else _quote(text)
-        arr = self.arrow.slice(start, stop - start)
-        if self.kind == "bool":
-            return pc.if_else(arr, _lit("True"), _lit("False"))
-        if self.kind == "int" or self.plain:
-            return arr
-        risky = pc.fill_null(pc.match_substring_regex(arr, _FORMULA_RE), False)
-        arr = pc.if_else(risky, pc.binary_join_element_wise(_lit("'"), arr, _lit("")), arr)
-        return _quote(arr)
-
-
-def _isoformat(s: pd.Series) -> list[str | None]:
-    """UTC timestamps → ``Timestamp.isoformat()`` text (fraction of 0, 6 or 9 digits), vectorized."""
-    ns = s.array.asi8 if hasattr(s.array, "asi8") else s.astype("int64").to_numpy()
-    na = s.isna().to_numpy()
-    sec, frac = np.divmod(ns, 1_000_000_000)
-    base = np.datetime_as_string(sec.astype("datetime64[s]"), unit="s")
-    out: list[str | None] = []
-    for b, f, missing in zip(base.tolist(), frac.tolist(), na.tolist(), strict=True):
-        if missing:
-            out.append(None)
-        elif f == 0:
-            out.append(b + "+00:00")
-        elif f % 1000 == 0:
-            out.append(f"{b}.{f // 1000:06d}+00:00")
-        else:
-            out.append(f"{b}.{f:09d}+00:00")
-    return out
-
-
-def _lit(v: str) -> Any:
-    return pa.scalar(v, pa.large_string())
-
-
-def _quote(text: Any) -> Any:
-    """Arrow strings → CSV cells: quoted (inner quotes doubled) when they hold QUOTED_CHARS."""
-    needs = pc.fill_null(pc.match_substring_regex(text, _QUOTED_RE), False)
-    if not pc.any(needs).as_py():
-        return text
-    quoted = pc.binary_join_element_wise(_lit('"'), pc.replace_substring(text, '"', '""'),
-                                         _lit('"'), _lit(""))
-    return pc.if_else(needs, quoted, text)
-
-
-def _quote_py(v: str) -> str:
-    return '"' + v.replace('"', '""') + '"' if any(c in v for c in QUOTED_CHARS) else v
-
-
-def _cell(v: Any) -> Any:
-    if isinstance(v, list | tuple | dict):
-        return json.dumps(jsonable(v), ensure_ascii=False)
-    s = str(v)
-    return "'" + s if s.startswith(FORMULA_START) else s
 
 
 def write_json(obj: Any, path: Path) -> None:
@@ -281,7 +121,7 @@ class TableWriter:
             self._fh = _open(out, suffix)
         if suffix == ".csv":
             with self._discarding(), _output_errors(out):
-                self._fh.write(_csv_header(spec.export_names))
+                self._fh.write(csv_header(spec.export_names))
 
     def write(self, frame: pd.DataFrame) -> None:
         """A batch of rows → appended to the file after the earlier batches."""
@@ -291,7 +131,7 @@ class TableWriter:
         batch = schema.for_export(schema.conform(frame.reset_index(drop=True), self.spec), self.spec)
         with _output_errors(self.out):
             if self.suffix == ".csv":
-                _write_csv_rows(batch, self._fh)
+                write_csv_rows(batch, self._fh)
             elif self.suffix == ".jsonl":
                 _write_jsonl_rows(batch, self._fh)
             else:

@@ -1,4 +1,5 @@
-"""Table files: one writer for every command; CSV cells never run as spreadsheet formulas."""
+"""Table files: one writer for every command, streamed batch by batch, with a custody sidecar
+(the CSV cells themselves: test_csvtext)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from classifier import schema, tablefile
+from classifier import csvtext, schema, tablefile
 from classifier.errors import OutputError
-from classifier.tablefile import FORMULA_START, jsonable, write_table
+from classifier.tablefile import jsonable, write_table
 
 
 def _hosts() -> pd.DataFrame:
@@ -19,15 +20,6 @@ def _hosts() -> pd.DataFrame:
         {"ip": "10.0.0.1", "role": "apiserver", "name": "=HYPERLINK(\"http://x\")", "flows": 3},
         {"ip": "10.0.0.2", "role": "node", "name": "@SUM(A1)", "evidence": "-2+3"},
     ], schema.HOSTS)
-
-
-def test_csv_defuses_formula_cells(tmp_path: Path) -> None:
-    out = tmp_path / "hosts.csv"
-    write_table(_hosts(), schema.HOSTS, out)
-    back = pd.read_csv(out)
-    assert list(back.columns) == schema.HOSTS.export_names
-    assert back.loc[0, "name"] == "'=HYPERLINK(\"http://x\")"
-    assert back.loc[1, "name"] == "'@SUM(A1)" and back.loc[1, "evidence"] == "'-2+3"
 
 
 def test_parquet_keeps_exact_values(tmp_path: Path) -> None:
@@ -75,72 +67,6 @@ def test_custody_sidecar_names_inputs_and_hashes_the_table(tmp_path: Path) -> No
     side = json.loads((tmp_path / "hosts.csv.custody.json").read_text())
     assert side["inputs"] == facts["inputs"] and side["kubewire_version"] == "0.1.0"
     assert side["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
-
-
-def _pandas_reference(frame: pd.DataFrame) -> str:
-    """What the writer promises: pandas' to_csv after the cell rules (the independent oracle)."""
-    out = frame.copy()
-    for col in out.columns:
-        s = out[col]
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            out[col] = s.map(lambda v: None if pd.isna(v) else v.isoformat())
-        elif isinstance(s.dtype, pd.StringDtype | pd.CategoricalDtype):
-            text = s.astype("string")
-            out[col] = text.mask(text.str.startswith(FORMULA_START).fillna(False).astype(bool),
-                                 "'" + text)
-        elif s.dtype == object:
-            out[col] = s.map(lambda v: None if v is None else json.dumps(v) if isinstance(
-                v, list) else "'" + str(v) if str(v).startswith(FORMULA_START) else str(v))
-    return out.to_csv(index=False, lineterminator="\n")
-
-
-@pytest.mark.parametrize("rows_per_step", [4096, 4])
-def test_csv_text_equals_pandas_to_csv_for_every_dtype(tmp_path: Path, rows_per_step: int,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tablefile, "CSV_ROWS", rows_per_step)
-    tricky = ["plain", "a,b", 'say "hi"', "line\nbreak", "", " padded ", "=1+2", "-3",
-              "@x", "\ttab", "ünïcode ✓", None]
-    n = len(tricky)
-    frame = pd.DataFrame({
-        "text": pd.array(tricky, dtype="string"),
-        "cat": pd.Categorical([t if t is None else t[:3] for t in tricky]),
-        "obj": pd.Series([["a", "b"], "x,y", None, 1, "+1", *["o"] * (n - 5)], dtype=object),
-        "u16": pd.array([80, None, *range(n - 2)], dtype="UInt16"),
-        "u64": pd.array([2**64 - 1, 0, *[None] * (n - 2)], dtype="UInt64"),
-        "i64": list(range(-3, n - 3)),
-        "f": [3.0, 0.1, 1e20, float("nan"), 1 / 3, -0.0, 2.5e-7, *[1.5] * (n - 7)],
-        "flag": pd.array([True, False, None, *[True] * (n - 3)], dtype="boolean"),
-        "ts": pd.to_datetime([1_700_000_000_123_456_789, None, 1_700_000_000_000_000_000,
-                              *[1_700_000_000_100_000_000] * (n - 3)], utc=True),
-    })
-    out = tmp_path / "t.csv"
-    from classifier.tablefile import write_csv
-
-    write_csv(frame, out)
-    assert out.read_bytes().decode() == _pandas_reference(frame)
-    write_csv(frame.iloc[:0], out)
-    assert out.read_bytes().decode() == _pandas_reference(frame.iloc[:0])
-
-
-def test_csv_quotes_a_lone_carriage_return(tmp_path: Path) -> None:
-    """RFC 4180 §2.6: a field holding CR is quoted (pandas' to_csv leaves a lone CR bare)."""
-    from classifier.tablefile import write_csv
-
-    write_csv(pd.DataFrame({"a": pd.array(["cr\rret", "ok"], dtype="string")}), tmp_path / "c.csv")
-    assert (tmp_path / "c.csv").read_bytes() == b'a\n"cr\rret"\nok\n'
-
-
-def test_csv_times_are_iso_8601_with_t_and_offset(tmp_path: Path) -> None:
-    """docs/outputs.md: `2026-11-01T12:00:05.250000+00:00` (also when no cell is NaT, where a
-    pandas round trip of isoformat() strings used to turn the T back into a space)."""
-    from classifier.tablefile import write_csv
-
-    ts = pd.to_datetime([1_793_534_405_250_000_000, 1_793_534_405_000_000_000,
-                         1_793_534_405_000_000_001], utc=True)
-    write_csv(pd.DataFrame({"ts": ts}), tmp_path / "t.csv")
-    assert (tmp_path / "t.csv").read_text().splitlines()[1:] == [
-        "2026-11-01T12:00:05.250000+00:00", "2026-11-01T12:00:05+00:00",
-        "2026-11-01T12:00:05.000000001+00:00"]
 
 
 def _flow_records(n: int, start: int = 0) -> list[dict[str, object]]:
@@ -210,7 +136,7 @@ def test_streamed_text_is_byte_identical_to_write_table(tmp_path: Path, suffix: 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_streamed_text_in_one_row_batches_across_small_steps(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:
-    monkeypatch.setattr(tablefile, "CSV_ROWS", 7)
+    monkeypatch.setattr(csvtext, "CSV_ROWS", 7)
     flows = _flows(200)
     write_table(flows, schema.FLOWS, tmp_path / f"whole{suffix}")
     _stream(tmp_path / f"parts{suffix}", _split(flows, (1,) * 30 + (0, 13, 0, 157)))
