@@ -14,7 +14,8 @@ from classifier.csvtext import FORMULA_START, write_csv
 from classifier.tablefile import write_table
 
 
-def _hosts() -> pd.DataFrame:
+def formula_hosts() -> pd.DataFrame:
+    """A hosts table whose text cells a spreadsheet would run as formulas."""
     return schema.conform([
         {"ip": "10.0.0.1", "role": "apiserver", "name": "=HYPERLINK(\"http://x\")", "flows": 3},
         {"ip": "10.0.0.2", "role": "node", "name": "@SUM(A1)", "evidence": "-2+3"},
@@ -23,7 +24,7 @@ def _hosts() -> pd.DataFrame:
 
 def test_csv_defuses_formula_cells(tmp_path: Path) -> None:
     out = tmp_path / "hosts.csv"
-    write_table(_hosts(), schema.HOSTS, out)
+    write_table(formula_hosts(), schema.HOSTS, out)
     back = pd.read_csv(out)
     assert list(back.columns) == schema.HOSTS.export_names
     assert back.loc[0, "name"] == "'=HYPERLINK(\"http://x\")"
