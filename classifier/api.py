@@ -237,12 +237,12 @@ class CaptureStream:
     @property
     def stats(self) -> pd.DataFrame:
         """Packet accounting (schema.STATS) of what was read so far."""
-        return schema.conform(self._flows.stats, schema.STATS)
+        return self._flows.stats
 
     @property
     def inputs(self) -> pd.DataFrame:
         """The capture files read so far (schema.INPUTS)."""
-        return schema.conform(self._flows.inputs, schema.INPUTS)
+        return self._flows.inputs
 
     def custody(self) -> dict[str, Any]:
         """Chain-of-custody facts: kubewire's version, inputs' SHA-256 and sizes."""

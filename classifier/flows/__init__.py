@@ -195,11 +195,15 @@ def _points(paths: Sequence[str], payload_bytes: int, strict: bool, progress: Pr
     return [_Point(pt, payload_bytes, strict, prog, want_index) for pt in points]
 
 
-def _accounting(points: list[_Point]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read points → (STATS, INPUTS) frames."""
+def _stats(points: list[_Point]) -> pd.DataFrame:
+    """Read points → their packet accounting (STATS)."""
     stats = [s for p in points for s in p.stats]
-    return (schema.conform(stats, schema.STATS) if stats else schema.empty(schema.STATS),
-            schema.conform([i for p in points for i in p.inputs], schema.INPUTS))
+    return schema.conform(stats, schema.STATS) if stats else schema.empty(schema.STATS)
+
+
+def _inputs(points: list[_Point]) -> pd.DataFrame:
+    """Read points → the files read (INPUTS)."""
+    return schema.conform([i for p in points for i in p.inputs], schema.INPUTS)
 
 
 def _read_all(points: list[_Point]) -> pd.DataFrame:
@@ -236,8 +240,7 @@ def assemble(
     """
     points = _points(paths, payload_bytes, strict, progress, want_index=False)
     flows = _read_all(points)
-    stats, inputs = _accounting(points)
-    return Assembled(flows=flows, stats=stats, inputs=inputs)
+    return Assembled(flows=flows, stats=_stats(points), inputs=_inputs(points))
 
 
 class FlowStream:
@@ -263,12 +266,12 @@ class FlowStream:
     @property
     def stats(self) -> pd.DataFrame:
         """Packet accounting (schema.STATS) of what was read so far."""
-        return _accounting(self._points)[0]
+        return _stats(self._points)
 
     @property
     def inputs(self) -> pd.DataFrame:
         """The files read so far (schema.INPUTS)."""
-        return _accounting(self._points)[1]
+        return _inputs(self._points)
 
 
 def packet_index(

@@ -225,6 +225,7 @@ class FlowTable:
         quiet = (now - int(FINISH_SLACK_S * 1e9)) - f["last_ts"][:n]
         udp = ((self.ht_keys[slot, 4] >> np.uint64(32)) & np.uint64(0xFF)) == 1
         st = f["state"][:n]
+        # kernel.closed, for every flow at once
         closed = ((st[:, 0] >= K.CLOSED) & (st[:, 1] >= K.CLOSED)) | (st == K.RESET).any(axis=1)
         superseded = self.ht_val[slot] != np.arange(n)
         mask: np.ndarray = superseded | np.where(udp, quiet > self.udp_timeout,
