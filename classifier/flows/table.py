@@ -9,8 +9,8 @@ Performance notes:
   doubling between kernel calls (~150-200 ns per packet on bench-1x).
 - Payload: the kernel lists the segments that fall in a direction's window; their bytes are
   copied once into an arena (grown by realloc, never old+new at once) while the chunk buffer
-  is live, and reassembled per direction when the flow is taken out. A TLS direction stops copying after its
-  first ChangeCipherSpec/ApplicationData record (see ``classifier.flows.assemble``): on the
+  is live, and reassembled per direction when the flow is taken out. A TLS direction stops
+  copying after its first ChangeCipherSpec/ApplicationData record (see ``classifier.flows.assemble``): on the
   benchmark capture that is 56 → 10 MB of payload at 1x. Taking flows out moves the other
   flows' segments into a fresh arena sized to them, so the arena follows the live flows.
 - Build (``build.py``) works on per-flow arrays; history/conn_state strings are made once per
@@ -102,9 +102,10 @@ class FlowTable:
     """Flow state of one capture point, grown as flows appear and shrunk as they finish.
 
     Memory follows the flows that can still get packets, not the length of the capture:
-    ``finish(now)`` takes out every flow that no packet at or after ``now - FINISH_SLACK_S``
+    ``finishable(now)`` marks every flow that no packet at or after ``now - FINISH_SLACK_S``
     could join (a UDP conversation idle past its timeout, a closed TCP connection quiet past
-    TCP_CLOSED_TIMEOUT_S, a flow whose 5-tuple a newer flow took over). What stays per
+    TCP_CLOSED_TIMEOUT_S, a flow whose 5-tuple a newer flow took over) and ``finish(mask)``
+    takes them out. What stays per
     finished flow is its hash-table key (64 bytes), so reused 5-tuples keep their ordinals.
     """
 
@@ -192,15 +193,7 @@ class FlowTable:
         nc = int(self.ctr[K.C_CONTRIB])
         if nc:
             c_pkt, c_flow, c_dir, c_rel, c_skip, c_len, c_copy = (a[:nc] for a in c)
-            need = int(c_copy.sum())
-            if self.arena_pos + need > self.arena.shape[0]:
-                # realloc: large blocks are remapped by the allocator, not copied, so growing
-                # never holds the old and the new arena at once
-                self.arena.resize(max(self.arena.shape[0] * 2, self.arena_pos + need),
-                                  refcheck=False)
-            offs = self.arena_pos + np.concatenate(([0], np.cumsum(c_copy)[:-1]))
-            self.arena_pos = copy_segments(buf, pk.pay_off, c_pkt, c_skip, c_copy, self.arena,
-                                           self.arena_pos)
+            offs = self._append(buf, pk.pay_off, c_pkt, c_skip, c_copy)
             self._segs.append((c_flow.copy(), c_dir.copy(), c_rel.copy(), offs, c_len.copy(),
                                c_copy.copy()))
         ne = int(self.ctr[K.C_FILEEV])
@@ -210,6 +203,19 @@ class FlowTable:
         if nb:
             self._bursts.append((b_flow[:nb].copy(), b_val[:nb].copy()))
         return pkt_flow
+
+    def _append(self, src: np.ndarray, src_off: np.ndarray, idx: np.ndarray, skip: np.ndarray,
+                length: np.ndarray) -> np.ndarray:
+        """Byte ranges ``src[src_off[idx] + skip:][:length]`` → appended to the arena; → where
+        each one starts there."""
+        need = int(length.sum())
+        if self.arena_pos + need > self.arena.shape[0]:
+            # realloc: large blocks are remapped by the allocator, not copied, so growing
+            # never holds the old and the new arena at once
+            self.arena.resize(max(self.arena.shape[0] * 2, self.arena_pos + need), refcheck=False)
+        offs: np.ndarray = self.arena_pos + np.cumsum(length) - length
+        self.arena_pos = copy_segments(src, src_off, idx, skip, length, self.arena, self.arena_pos)
+        return offs
 
     def gids(self, pkt_flow: np.ndarray) -> np.ndarray:
         """``feed``'s flow indexes (>= 0) → the flows' creation numbers (stable across finish)."""
@@ -301,14 +307,12 @@ class FlowTable:
             self.arena = np.empty(0 if final else 1 << 20, np.uint8)
             self.arena_pos = 0
         else:
-            cp_r, off_r = cp[rest], off[rest]
-            size = int(cp_r.sum())
-            arena = np.empty(max(1 << 20, size + size // 2), np.uint8)
+            old, cp_r = self.arena, cp[rest]
+            size = int(cp_r.sum())  # room for half as much again before the next realloc
+            self.arena, self.arena_pos = np.empty(max(1 << 20, size + size // 2), np.uint8), 0
             k = cp_r.shape[0]
-            copy_segments(self.arena, off_r, np.arange(k), np.zeros(k, np.int64), cp_r, arena, 0)
-            new_off = np.concatenate(([0], np.cumsum(cp_r)[:-1])).astype(np.int64)
+            new_off = self._append(old, off[rest], np.arange(k), np.zeros(k, np.int64), cp_r)
             self._segs = [(renum[flow[rest]], dr[rest], rel[rest], new_off, ln[rest], cp_r)]
-            self.arena, self.arena_pos = arena, size
         return Payloads(out[:used], start, length, missed)
 
     def release_index(self) -> None:
