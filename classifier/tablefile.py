@@ -268,12 +268,12 @@ def write_table(frame: pd.DataFrame, spec: schema.Table, out: Path,
     if out.suffix.lower() not in suffixes:
         raise _unknown_format(out, suffixes)
     # conformed before the file is opened: a frame that breaks the schema leaves ``out`` as it was
-    exported = schema.for_export(schema.conform(frame, spec), spec)
+    conformed = schema.conform(frame, spec)
     if out.suffix.lower() == ".json":
         with _output_errors(out):
-            write_json(exported, out)
+            write_json(schema.for_export(conformed, spec), out)
     else:
         with TableWriter(out, spec, suffixes) as writer:
-            writer.write(exported)
+            writer.write(conformed)  # conforms again on the fast path, then exports
     if custody is not None:
         write_custody(out, custody)
