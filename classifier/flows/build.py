@@ -6,7 +6,7 @@ import gc
 import hashlib
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -30,16 +30,38 @@ def format_addr(hi: int, lo: int) -> str:
     return str(ipaddress.IPv6Address((hi << 64) | lo))
 
 
+def format_addrs(hi: np.ndarray, lo: np.ndarray) -> list[str]:
+    """Per flow (hi, lo) 128-bit words → address text (``format_addr`` once per distinct
+    address)."""
+    out = np.empty(hi.shape[0], dtype=object)
+    v4 = (hi == 0) & ((lo >> np.uint64(32)) == np.uint64(0xFFFF))
+    if v4.any():
+        uniq, inv = np.unique(lo[v4], return_inverse=True)
+        out[v4] = np.array([socket.inet_ntoa((x & 0xFFFFFFFF).to_bytes(4, "big"))
+                            for x in uniq.tolist()], dtype=object)[inv.reshape(-1)]
+    other = np.flatnonzero(~v4)
+    if other.shape[0]:
+        cache: dict[tuple[int, int], str] = {}
+        for i, h, l_ in zip(other.tolist(), hi[other].tolist(), lo[other].tolist(), strict=True):
+            text = cache.get((h, l_))
+            if text is None:
+                text = cache[(h, l_)] = format_addr(h, l_)
+            out[i] = text
+    return list(out)
+
+
 def make_uid(*facts: object) -> str:
     """Stable facts of a flow → Zeek-style uid: 'C' + 17 base62 characters."""
-    return make_uids([facts])[0]
+    return make_uids([[f] for f in facts])[0]
 
 
-def make_uids(facts: Iterable[Sequence[object]]) -> list[str]:
-    """Per flow, its stable facts → uids: 'C' + the 17 low base62 digits (least significant
-    first) of the 128-bit BLAKE2b digest of the facts joined by '|'."""
-    raw = b"".join(hashlib.blake2b("|".join(map(str, f)).encode(), digest_size=16).digest()
-                   for f in facts)
+def make_uids(columns: Sequence[Sequence[object]]) -> list[str]:
+    """Facts column by column (one value per flow in each) → a uid per flow: 'C' + the 17 low
+    base62 digits (least significant first) of the 128-bit BLAKE2b digest of the flow's facts
+    as text joined by '|'."""
+    rows = zip(*(map(str, col) for col in columns), strict=True)
+    raw = b"".join(hashlib.blake2b("|".join(r).encode(), digest_size=16).digest()
+                   for r in rows)
     if not raw:
         return []
     limbs = np.frombuffer(raw, dtype=">u4").reshape(-1, 4).astype(np.uint64)
@@ -119,30 +141,19 @@ def _build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.Data
     v1 = (w5 & np.uint64(0xFFFF)).astype(np.int64) - 1
     v2 = ((w5 >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.int64) - 1
 
-    cache: dict[tuple[int, int], str] = {}
-
-    def addr(hi: np.ndarray, lo: np.ndarray) -> list[str]:
-        out = []
-        for h, l_ in zip(hi.tolist(), lo.tolist(), strict=True):
-            s = cache.get((h, l_))
-            if s is None:
-                s = cache[(h, l_)] = format_addr(h, l_)
-            out.append(s)
-        return out
-
     o_hi = np.where(orig_a, keys[:, 0], keys[:, 2])
     o_lo = np.where(orig_a, keys[:, 1], keys[:, 3])
     r_hi = np.where(orig_a, keys[:, 2], keys[:, 0])
     r_lo = np.where(orig_a, keys[:, 3], keys[:, 1])
-    orig_h, resp_h = addr(o_hi, o_lo), addr(r_hi, r_lo)
+    orig_h, resp_h = format_addrs(o_hi, o_lo), format_addrs(r_hi, r_lo)
     orig_p = np.where(orig_a, pa, pb).astype(np.int64)
     resp_p = np.where(orig_a, pb, pa).astype(np.int64)
     tun = f["tun"]
     to_hi, to_lo, tr_hi, tr_lo = tun[:, 0], tun[:, 1], tun[:, 2], tun[:, 3]
     tid = tun[:, 4].astype(np.int64) - 1
     has_tun = tkind > 0
-    t_orig = addr(to_hi, to_lo)
-    t_resp = addr(tr_hi, tr_lo)
+    t_orig = format_addrs(to_hi, to_lo)
+    t_resp = format_addrs(tr_hi, tr_lo)
     proto = np.where(is_udp, "udp", "tcp")
     vlan = [None if a < 0 else (str(a) if b < 0 else f"{a}.{b}")
             for a, b in zip(v1.tolist(), v2.tolist(), strict=True)]
@@ -171,12 +182,11 @@ def _build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.Data
     states = [cstates[i] for i in cinv.tolist()]
     first_ts = f["first_ts"]
     # uids: stable facts only (never file names), ordinal separates reused 5-tuples
-    uids = np.array(make_uids(
-        (ts, p, oh, op, rh, rp, vl, tn, to if tn else "", tr if tn else "", ti, o)
-        for ts, p, oh, op, rh, rp, vl, tn, to, tr, ti, o in zip(
-            first_ts.tolist(), proto.tolist(), orig_h, orig_p.tolist(), resp_h, resp_p.tolist(),
-            vlan, tunnel, t_orig, t_resp, tid.tolist(), f["ord"].tolist(), strict=True)
-    ), dtype=object)
+    tun_ends = [[a if k else "" for a, k in zip(ends, has_tun.tolist(), strict=True)]
+                for ends in (t_orig, t_resp)]
+    uids = np.array(make_uids([
+        first_ts.tolist(), proto.tolist(), orig_h, orig_p.tolist(), resp_h, resp_p.tolist(),
+        vlan, tunnel, *tun_ends, tid.tolist(), f["ord"].tolist()]), dtype=object)
     # files each flow was seen in
     sf, sfile = t.sightings
     seen: list[list[str]] = [[] for _ in range(n)]
