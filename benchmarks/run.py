@@ -1,8 +1,10 @@
 """Benchmark kubewire's flow table against tshark, nfstream, a dpkt loop and scapy, on one file.
 
 Every tool runs in its own process, one after the other, on the same capture (page cache warmed
-by ``cat`` first). Per tool: wall seconds of the whole process, CPU seconds, packets/s, the ratio
-to ``kubewire flows``, and peak RSS (the larger of the kernel's ru_maxrss for the process and its
+by ``cat`` first), in rounds: each round runs every tool once, so the machine's drift in speed
+hits all tools alike; the target ratios are the medians of the per-round ratios. Per tool: wall
+seconds of the whole process, CPU seconds, packets/s, the ratio to ``kubewire flows``, and
+peak RSS (the larger of the kernel's ru_maxrss for the process and its
 reaped children, and the sampled RSS sum of the live process tree, which counts nfstream's
 meter processes together). Then the dissection share (issue 4) and peak RSS on the same
 traffic captured four times longer. Missing tools are reported as missing.
@@ -210,9 +212,13 @@ def _count_records(p: Path) -> int:
 
 
 def repeated(fn: Any, times: int) -> Run:
-    """Run a measurement ``times`` times → the run with the median wall time, with the largest
-    peak RSS of all and every wall time in ``out["walls"]`` (a shared machine is noisy)."""
-    runs = [fn() for _ in range(max(1, times))]
+    """Run a measurement ``times`` times → ``median_run`` of them."""
+    return median_run([fn() for _ in range(max(1, times))])
+
+
+def median_run(runs: list[Run]) -> Run:
+    """Runs of one tool → the run with the median wall time, with the largest peak RSS of all
+    and every wall time in run order in ``out["walls"]`` (a shared machine is noisy)."""
     ok = [r for r in runs if not r.missing]
     if not ok:
         return runs[-1]
@@ -224,8 +230,9 @@ def repeated(fn: Any, times: int) -> Run:
 
 
 def bench(path: Path, facts: dict[str, Any], scapy_limit: int, times: int = 1) -> list[Run]:
-    """Run every tool on ``path`` (each ``times`` times, the median kept) → Runs (kubewire CLI
-    first after the cache warm-up)."""
+    """Run every tool on ``path`` in ``times`` rounds (each round runs every tool once, so a
+    drift in the machine's speed hits all tools alike) → per tool the median run (kubewire CLI
+    first, after the cache warm-up)."""
     packets = int(facts["packets"])
     runs = []
     with tempfile.TemporaryDirectory() as t:
@@ -250,9 +257,13 @@ def bench(path: Path, facts: dict[str, Any], scapy_limit: int, times: int = 1) -
                 "scapy PcapReader", [PY, TOOLS_PY, "scapy", str(path), "--limit", str(scapy_limit)],
                 stdout_json=True)),
         ]
-        for name, fn in steps:
-            print(f"  running {name} ...", flush=True)
-            r = repeated(fn, times)
+        done: dict[str, list[Run]] = {name: [] for name, _ in steps}
+        for k in range(max(1, times)):
+            for name, fn in steps:
+                print(f"  round {k + 1}/{max(1, times)}: {name} ...", flush=True)
+                done[name].append(fn())
+        for name, _ in steps:
+            r = median_run(done[name])
             if not r.missing and r.out.get("slice"):
                 sl = int(r.out["slice"])
                 overhead = r.wall_s - float(r.out["work_s"])
@@ -295,6 +306,17 @@ def reference(by: dict[str, Run]) -> Run | None:
     return None
 
 
+def paired_ratio(other: Run, kw: Run) -> float:
+    """Wall-time ratio other / kubewire: the median of the per-round ratios when both ran in
+    the same rounds (each pair ran minutes apart at most), else the ratio of the medians."""
+    a, b = other.out.get("walls", []), kw.out.get("walls", [])
+    if len(a) == len(b) >= 2 and all(b):
+        ratios = sorted(x / y for x, y in zip(a, b, strict=True))
+        mid = len(ratios) // 2
+        return ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+    return other.seconds / kw.seconds
+
+
 def targets(by: dict[str, Run], dis: Run | None, big: Run | None
             ) -> list[tuple[str, str, bool | None]]:
     """Runs → (target, measured, met) rows; met is None when it could not be measured."""
@@ -306,7 +328,7 @@ def targets(by: dict[str, Run], dis: Run | None, big: Run | None
         if kw is None or other is None or other.missing:
             out.append((name, "not measured", None))
             continue
-        x = other.seconds / kw.seconds
+        x = paired_ratio(other, kw)
         out.append((name, f"{x:.1f}× wall ({other.cpu_s / kw.cpu_s:.1f}× CPU)", x >= want))
     name = f"peak RSS ≤ {RSS_LIMIT_MB:g} MB"
     out.append((name, f"{kw.rss_mb:.0f} MB" if kw else "not measured",
@@ -343,8 +365,10 @@ def markdown(res: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB RAM, Linux {m['kernel']}; "
         f"run {m['date']}. **Shared machine**: load average {la0:.1f} at start, {la1:.1f} at end "
         f"on {m['cores']} cores (other engineers' tests), so wall seconds are inflated and noisy; "
-        "CPU seconds are the steadier comparison. Every figure is the run with the median wall "
-        f"time of {m.get('repeat', 1)} per tool (peak RSS: the largest of them).",
+        "CPU seconds are the steadier comparison. The tools ran in "
+        f"{m.get('repeat', 1)} rounds (every tool once per round); every figure is the run with "
+        "the median wall time per tool (peak RSS: the largest of them), and the target ratios "
+        "are the medians of the per-round ratios.",
         "",
         f"Capture: `{Path(cap['path']).name}`, {packets:,} packets, {int(cap['bytes']) / 1e6:,.0f} MB, "
         f"{cap.get('tcp_flows', '?'):,} TCP + {cap.get('udp_flows', '?'):,} UDP flows (seed "
@@ -429,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
         mark = "MET" if met else "not measured" if met is None else "MISSED"
         print(f"  {name:<52} {got:<44} {mark}")
     print(f"\nload average start {info['loadavg_start'][0]:.2f}, end {info['loadavg_end'][0]:.2f} "
-          f"on {info['cores']} cores; every time is the median of {times} runs")
+          f"on {info['cores']} cores; every time is the median of {times} rounds, the target "
+          "ratios the median of the per-round ratios")
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps({

@@ -108,3 +108,19 @@ def test_harness_reports_every_tool(small: generate.Stats, tmp_path: Path) -> No
     if not api["missing"]:
         assert api["out"]["packets"] == small.packets
     assert len(res["targets"]) == 5
+    for r in tools.values():
+        if not r["missing"] and r["tool"] != "kubewire assemble+dissect (API)":
+            assert len(r["out"]["walls"]) == 3, r  # default: 3 rounds, every tool in each
+
+
+def test_target_ratio_pairs_rounds() -> None:
+    """The target ratio is the median of per-round ratios, so a slow round for every tool
+    alike does not move it; without rounds it is the ratio of the medians."""
+    from benchmarks.run import Run, median_run, paired_ratio
+
+    kw = median_run([Run("kw", wall_s=w, seconds=w, out={}) for w in (1.0, 2.0, 1.1)])
+    peer = median_run([Run("peer", wall_s=w, seconds=w, out={}) for w in (10.0, 20.0, 11.0)])
+    assert kw.out["walls"] == [1.0, 2.0, 1.1] and kw.seconds == 1.1
+    assert paired_ratio(peer, kw) == pytest.approx(10.0)
+    lone = Run("peer", wall_s=9.0, seconds=9.0, out={"walls": [9.0]})
+    assert paired_ratio(lone, kw) == pytest.approx(9.0 / 1.1)
