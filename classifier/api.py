@@ -197,13 +197,16 @@ def read_capture(
     payload_bytes: int = 16384,
     strict: bool = False,
     progress: Progress | None = None,
+    trim_tls: bool = True,
 ) -> Capture:
     """Capture paths → dissected flows, tls/certificates/http tables and packet accounting.
 
-    Raises :class:`classifier.CaptureError` when an input cannot be read at all.
+    ``payload_bytes`` and ``trim_tls`` set what the payload columns keep (see
+    :func:`classifier.flows.assemble`). Raises :class:`classifier.CaptureError` when an input
+    cannot be read at all.
     """
     assembled = assemble(_as_list(paths), payload_bytes=payload_bytes, strict=strict,
-                         progress=progress)
+                         progress=progress, trim_tls=trim_tls)
     dis = dissect(assembled.flows, strict=strict)
     return Capture(
         flows=schema.conform(dis.flows, schema.FLOWS),
@@ -224,9 +227,10 @@ class CaptureStream:
     are complete afterwards. Raises :class:`classifier.CaptureError` like ``read_capture``."""
 
     def __init__(self, paths: PathArg | Sequence[PathArg], *, payload_bytes: int = 16384,
-                 strict: bool = False, progress: Progress | None = None) -> None:
+                 strict: bool = False, progress: Progress | None = None,
+                 trim_tls: bool = True) -> None:
         self._flows = FlowStream(_as_list(paths), payload_bytes=payload_bytes, strict=strict,
-                                 progress=progress)
+                                 progress=progress, trim_tls=trim_tls)
         self._strict = strict
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
@@ -256,17 +260,21 @@ def read_flows(
     strict: bool = False,
     progress: Progress | None = None,
     dissected: bool = True,
+    trim_tls: bool = True,
 ) -> pd.DataFrame:
     """Capture paths → the flow table (schema.FLOWS columns; tagging columns left NA).
 
-    With ``dissected`` (default) the dissection columns are filled in too.
+    With ``dissected`` (default) the dissection columns are filled in too. ``orig_payload``
+    and ``resp_payload`` hold each direction's first ``payload_bytes``; a TLS direction's
+    stop after its first ChangeCipherSpec/ApplicationData record unless ``trim_tls`` is
+    False (see :func:`classifier.flows.assemble`).
     Raises :class:`classifier.CaptureError` when an input cannot be read at all.
     """
     if dissected:
         return read_capture(paths, payload_bytes=payload_bytes, strict=strict,
-                            progress=progress).flows
+                            progress=progress, trim_tls=trim_tls).flows
     flows = assemble(_as_list(paths), payload_bytes=payload_bytes, strict=strict,
-                     progress=progress)
+                     progress=progress, trim_tls=trim_tls)
     return schema.conform(flows.flows, schema.FLOWS)
 
 

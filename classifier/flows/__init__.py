@@ -73,8 +73,9 @@ class _Point:
     accounting (``stats``, ``inputs``) and the packet index are complete once the stream is."""
 
     def __init__(self, paths: Sequence[str], payload_bytes: int, strict: bool, prog: _Progress,
-                 want_index: bool) -> None:
+                 want_index: bool, trim_tls: bool = True) -> None:
         self.paths, self.payload_bytes, self.strict = list(paths), payload_bytes, strict
+        self.trim_tls = trim_tls
         self.prog, self.want_index = prog, want_index
         self.stats: list[dict[str, object]] = []
         self.inputs: list[dict[str, object]] = []
@@ -85,7 +86,7 @@ class _Point:
         """Reads the point's files → its flow frames (the last one when the read is over),
         each with its flows' creation numbers."""
         paths, strict = self.paths, self.strict
-        table = FlowTable(self.payload_bytes)
+        table = FlowTable(self.payload_bytes, trim_tls=self.trim_tls)
         since = 0
         for fi, path in enumerate(paths):
             reader = CaptureReader(path, strict=strict, progress=self.prog.file_callback())
@@ -187,12 +188,12 @@ def _plan(paths: Sequence[str]) -> list[list[str]]:
 
 
 def _points(paths: Sequence[str], payload_bytes: int, strict: bool, progress: Progress | None,
-            want_index: bool) -> list[_Point]:
+            want_index: bool, trim_tls: bool = True) -> list[_Point]:
     points = _plan(paths)
     total = sum(os.stat(p).st_size if p != "-" and os.path.isfile(p) else 0
                 for pt in points for p in pt)
     prog = _Progress(progress, total)
-    return [_Point(pt, payload_bytes, strict, prog, want_index) for pt in points]
+    return [_Point(pt, payload_bytes, strict, prog, want_index, trim_tls) for pt in points]
 
 
 def _stats(points: list[_Point]) -> pd.DataFrame:
@@ -220,6 +221,7 @@ def assemble(
     payload_bytes: int = 16384,
     strict: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    trim_tls: bool = True,
 ) -> Assembled:
     """Capture paths → flows with the first ``payload_bytes`` of each direction reassembled.
 
@@ -233,12 +235,13 @@ def assemble(
     unknown protocols, directions seen without their SYN). A TCP direction whose bytes from the
     SYN on form a TLS record stream stops at the end of its first ChangeCipherSpec or
     ApplicationData record: the dissectors read nothing beyond it (everything after is
-    encrypted), so the prefix shrinks to the handshake without changing any dissection.
+    encrypted), so the prefix shrinks to the handshake without changing any dissection;
+    ``trim_tls=False`` keeps the whole ``payload_bytes`` of TLS directions too.
     Gaps up to ``payload_bytes`` still count toward ``missed_bytes``.
     Raises CaptureError for a missing/unreadable/non-capture input; with ``strict`` raises
     MalformedPacketError at the first damaged record.
     """
-    points = _points(paths, payload_bytes, strict, progress, want_index=False)
+    points = _points(paths, payload_bytes, strict, progress, want_index=False, trim_tls=trim_tls)
     flows = _read_all(points)
     return Assembled(flows=flows, stats=_stats(points), inputs=_inputs(points))
 
@@ -252,8 +255,10 @@ class FlowStream:
     Raises as ``assemble`` does (CaptureError at construction for unreadable inputs)."""
 
     def __init__(self, paths: Sequence[str], *, payload_bytes: int = 16384, strict: bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> None:
-        self._points = _points(paths, payload_bytes, strict, progress, want_index=False)
+                 progress: Callable[[int, int], None] | None = None, trim_tls: bool = True,
+                 ) -> None:
+        self._points = _points(paths, payload_bytes, strict, progress, want_index=False,
+                               trim_tls=trim_tls)
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         if len(self._points) > 1:

@@ -117,7 +117,7 @@ def _tls_walk(buf: np.ndarray, base: int, rel: int, cap: int, old_contig: int, l
 def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags, seq,  # type: ignore[no-untyped-def]
           pay_off, pay_len, pay_cap, ip_bytes, vlan1, vlan2, tun_kind, tun_src_hi, tun_src_lo,
           tun_dst_hi, tun_dst_lo, tun_id, file_idx, start, payload_bytes, udp_timeout,
-          tcp_timeout, ht_keys, ht_val, ht_n, ctr,
+          tcp_timeout, tls_init, ht_keys, ht_val, ht_n, ctr,
           f_slot, f_ord, f_orig_a, f_guessed, f_first_ts, f_last_ts, f_first_frame,
           f_first_file, f_last_frame, f_last_file, f_pkts, f_bytes, f_ipbytes, f_state,
           f_isn, f_ref_seq, f_ref_rel, f_has_ref, f_min_rel, f_max_end, f_contig,
@@ -125,7 +125,9 @@ def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags
           f_tls_st, f_tls_next, f_tls_hdr, f_keep, buf,
           pkt_flow, c_pkt, c_flow, c_dir, c_rel, c_skip, c_len, c_copy, fe_flow, fe_file,
           b_flow, b_val):
-    """Packets[start:] → flow state updates; returns the index reached (early when full)."""
+    """Packets[start:] → flow state updates; returns the index reached (early when full).
+    New directions start in TLS walk state ``tls_init`` (TLS_UNDECIDED trims TLS prefixes,
+    TLS_NO keeps the plain cap)."""
     n = reason.shape[0]
     hcap = ht_val.shape[0]
     fcap = f_slot.shape[0]
@@ -225,7 +227,7 @@ def track(reason, ts, frame, src_hi, src_lo, dst_hi, dst_lo, sport, dport, flags
                 f_min_rel[f, dd] = 0
                 f_max_end[f, dd] = 0
                 f_contig[f, dd] = 0
-                f_tls_st[f, dd] = TLS_UNDECIDED
+                f_tls_st[f, dd] = tls_init
                 f_tls_next[f, dd] = 0
                 f_keep[f, dd] = payload_bytes
             f_hist_n[f] = 0

@@ -10,11 +10,12 @@ Performance notes:
 - Payload: the kernel lists the segments that fall in a direction's window; their bytes are
   copied once into an arena (grown by realloc, never old+new at once) while the chunk buffer
   is live, and reassembled per direction when the flow is taken out. A TLS direction stops
-  copying after its first ChangeCipherSpec/ApplicationData record (see ``classifier.flows.assemble``): on the
-  benchmark capture that is 56 → 10 MB of payload at 1x. Taking flows out moves the other
+  copying after its first ChangeCipherSpec/ApplicationData record unless ``trim_tls`` is off
+  (see ``classifier.flows.assemble``): on the benchmark capture that is 56 → 10 MB of payload
+  at 1x. Taking flows out moves the other
   flows' segments into a fresh arena sized to them, so the arena follows the live flows.
 - Build (``build.py``) works on per-flow arrays; history/conn_state strings are made once per
-  distinct combination, uids hashed from streamed facts, GC paused while objects are made.
+  distinct combination, uids hashed from fact columns, GC paused while objects are made.
 """
 
 from __future__ import annotations
@@ -110,8 +111,9 @@ class FlowTable:
     """
 
     def __init__(self, payload_bytes: int, udp_timeout_s: float = UDP_TIMEOUT_S,
-                 tcp_timeout_s: float = TCP_CLOSED_TIMEOUT_S) -> None:
+                 tcp_timeout_s: float = TCP_CLOSED_TIMEOUT_S, trim_tls: bool = True) -> None:
         self.payload_bytes = max(0, int(payload_bytes))
+        self.tls_init = K.TLS_UNDECIDED if trim_tls else K.TLS_NO
         self.udp_timeout = int(udp_timeout_s * 1e9)
         self.tcp_timeout = int(tcp_timeout_s * 1e9)
         self.ht_keys = np.zeros((1 << 12, K.KW), np.uint64)
@@ -170,7 +172,7 @@ class FlowTable:
                 pk.dport, pk.flags, pk.seq, pk.pay_off, pk.pay_len, pk.pay_cap, pk.ip_bytes, pk.vlan1,
                 pk.vlan2, pk.tun_kind, pk.tun_src_hi, pk.tun_src_lo, pk.tun_dst_hi,
                 pk.tun_dst_lo, pk.tun_id, file_idx, i, self.payload_bytes, self.udp_timeout,
-                self.tcp_timeout, self.ht_keys, self.ht_val, self.ht_n, self.ctr,
+                self.tcp_timeout, self.tls_init, self.ht_keys, self.ht_val, self.ht_n, self.ctr,
                 f["slot"], f["ord"], f["orig_a"], f["guessed"], f["first_ts"], f["last_ts"],
                 f["first_frame"], f["first_file"], f["last_frame"], f["last_file"], f["pkts"],
                 f["bytes"], f["ipbytes"], f["state"], f["isn"], f["ref_seq"], f["ref_rel"],

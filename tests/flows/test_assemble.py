@@ -38,7 +38,7 @@ def session(cport: int = 40000, cisn: int = 1000, sisn: int = 5000, t: float = T
     return [(t + i * 0.001, p) for i, p in enumerate(pk)]
 
 
-def run(tmp_path: Path, records: list[tuple[float, bytes]], **kw: int) -> pd.DataFrame:
+def run(tmp_path: Path, records: list[tuple[float, bytes]], **kw: int | bool) -> pd.DataFrame:
     p = craft.write_pcap(tmp_path / "f.pcap", records)
     a = assemble([str(p)], **kw)  # type: ignore[arg-type]
     balanced(a)

@@ -1,4 +1,5 @@
-"""Payload early stop: a TLS direction keeps bytes up to its first CCS/ApplicationData record."""
+"""Payload early stop: a TLS direction keeps bytes up to its first CCS/ApplicationData record
+(unless trim_tls is off)."""
 
 from __future__ import annotations
 
@@ -75,3 +76,24 @@ def test_dissection_is_the_same_as_with_the_whole_stream(tmp_path: Path) -> None
     skip = {"uid", "orig_payload", "resp_payload", "history", "first_frame", "last_frame"}
     cols = [c for c in a.columns if c not in skip]
     assert a[cols].astype(str).to_dict("records") == b[cols].astype(str).to_dict("records")
+
+
+def test_trim_tls_off_keeps_the_whole_cap(tmp_path: Path) -> None:
+    """trim_tls=False: a TLS direction keeps its first payload_bytes like any other, through
+    the flow stage and the public API alike."""
+    from classifier import CaptureStream, read_flows
+    from classifier.flows import FlowStream
+
+    data = HELLO + CCS + APP + APP + APP
+    recs = stream(data, [len(HELLO), len(HELLO) + len(CCS) + 7])
+    assert run(tmp_path, recs).iloc[0]["orig_payload"] == HELLO + CCS
+    r = run(tmp_path, recs, trim_tls=False).iloc[0]
+    assert r["orig_payload"] == data and r["missed_bytes"] == 0
+    assert run(tmp_path, recs, trim_tls=False, payload_bytes=200).iloc[0]["orig_payload"] == \
+        data[:200]
+    path = str(tmp_path / "f.pcap")
+    assert read_flows(path, trim_tls=False).iloc[0]["orig_payload"] == data
+    assert read_flows(path, dissected=False, trim_tls=False).iloc[0]["orig_payload"] == data
+    assert next(iter(FlowStream([path], trim_tls=False))).iloc[0]["orig_payload"] == data
+    assert next(iter(CaptureStream(path, trim_tls=False))).iloc[0]["orig_payload"] == data
+    assert next(iter(CaptureStream(path))).iloc[0]["orig_payload"] == HELLO + CCS
