@@ -182,7 +182,7 @@ def _build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.Data
     states = [cstates[i] for i in cinv.tolist()]
     first_ts = f["first_ts"]
     # uids: stable facts only (never file names), ordinal separates reused 5-tuples
-    tun_ends = [[a if k else "" for a, k in zip(ends, has_tun.tolist(), strict=True)]
+    tun_ends = [[a if tn else "" for a, tn in zip(ends, tunnel, strict=True)]
                 for ends in (t_orig, t_resp)]
     uids = np.array(make_uids([
         first_ts.tolist(), proto.tolist(), orig_h, orig_p.tolist(), resp_h, resp_p.tolist(),
