@@ -98,9 +98,12 @@ def measure(tool: str, cmd: list[str], *, timeout: float = 1800, stdout_json: bo
             _, status, ru = os.wait4(proc.pid, 0)
             done.update(t=time.perf_counter(), status=status, ru=ru)
 
+        watched = None
+        if psutil is not None:  # before the waiter can reap it: a reaped pid may not exist
+            with contextlib.suppress(psutil.Error):
+                watched = psutil.Process(proc.pid)
         waiter = threading.Thread(target=reap, daemon=True)
         waiter.start()
-        watched = psutil.Process(proc.pid) if psutil is not None else None
         peak = 0.0
         while waiter.is_alive():
             if watched is not None:

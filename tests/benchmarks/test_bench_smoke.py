@@ -93,9 +93,10 @@ def test_longer_capture_scales_packets_and_flows(small: generate.Stats, tmp_path
 def test_harness_reports_every_tool(small: generate.Stats, tmp_path: Path) -> None:
     """run.py on the small file: every tool is measured or named missing with a reason."""
     out = tmp_path / "results.json"
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--file", str(small.path),
-                    "--no-4x", "--scapy-limit", "300", "--json", str(out)],
-                   check=True, capture_output=True, timeout=900)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--file",
+                           str(small.path), "--no-4x", "--scapy-limit", "300", "--json", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
     res = json.loads(out.read_text())
     tools = {r["tool"]: r for r in res["runs"]}
     assert {"tshark -z conv,tcp", "dpkt loop", "scapy PcapReader", "nfstream"} <= set(tools)
