@@ -34,11 +34,12 @@ def format_addrs(hi: np.ndarray, lo: np.ndarray) -> list[str]:
     """Per flow (hi, lo) 128-bit words → address text (``format_addr`` once per distinct
     address)."""
     out = np.empty(hi.shape[0], dtype=object)
+    # IPv4-mapped addresses (hi 0) are told apart by lo alone: a 1-D unique, fast
     v4 = (hi == 0) & ((lo >> np.uint64(32)) == np.uint64(0xFFFF))
     if v4.any():
         uniq, inv = np.unique(lo[v4], return_inverse=True)
-        out[v4] = np.array([socket.inet_ntoa((x & 0xFFFFFFFF).to_bytes(4, "big"))
-                            for x in uniq.tolist()], dtype=object)[inv.reshape(-1)]
+        out[v4] = np.array([format_addr(0, x) for x in uniq.tolist()],
+                           dtype=object)[inv.reshape(-1)]
     other = np.flatnonzero(~v4)
     if other.shape[0]:
         cache: dict[tuple[int, int], str] = {}
