@@ -12,8 +12,8 @@ Performance notes:
   is live, and reassembled per direction when the flow is taken out. A TLS direction stops
   copying after its first ChangeCipherSpec/ApplicationData record unless ``trim_tls`` is off
   (see ``classifier.flows.assemble``): on the benchmark capture that is 56 → 10 MB of payload
-  at 1x. Taking flows out moves the other
-  flows' segments into a fresh arena sized to them, so the arena follows the live flows.
+  at 1x. Taking flows out moves the other flows' segments into a fresh arena sized to them,
+  so the arena follows the live flows.
 - Build (``build.py``) works on per-flow arrays; history/conn_state strings are made once per
   distinct combination, uids hashed from fact columns, GC paused while objects are made.
 """
@@ -106,8 +106,8 @@ class FlowTable:
     ``finishable(now)`` marks every flow that no packet at or after ``now - FINISH_SLACK_S``
     could join (a UDP conversation idle past its timeout, a closed TCP connection quiet past
     TCP_CLOSED_TIMEOUT_S, a flow whose 5-tuple a newer flow took over) and ``finish(mask)``
-    takes them out. What stays per
-    finished flow is its hash-table key (64 bytes), so reused 5-tuples keep their ordinals.
+    takes them out. What stays per finished flow is its hash-table key (64 bytes), so reused
+    5-tuples keep their ordinals.
     """
 
     def __init__(self, payload_bytes: int, udp_timeout_s: float = UDP_TIMEOUT_S,
