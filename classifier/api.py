@@ -2,6 +2,10 @@
 
 Pipeline (data flows one way):
 ingest → flows → dissect → k8s tagging → rules → report/graph.
+
+pandas and the stages are imported inside the functions, not with this module: a
+``CaptureStream(..., reader_process=True)`` starts its reader process before they load
+(~0.5 s of imports that then run beside the read).
 """
 
 from __future__ import annotations
@@ -12,15 +16,12 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from classifier import schema
-from classifier.dissect import dissect
-from classifier.flows import FlowStream, assemble
-
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
 
+    from classifier.flows.reading import PointSource
+    from classifier.flows.stage import FlowStream
     from classifier.forensics.extract import Extraction
     from classifier.forensics.filters import FlowFilter
     from classifier.rules.diff import Diff
@@ -74,6 +75,8 @@ class Result:
 
     def summary(self) -> dict[str, Any]:
         """The result → a JSON-ready dict of counts per path and finding, accounting, inputs."""
+        import pandas as pd
+
         paths = self.flows["path"].astype("string").fillna("untagged").value_counts()
         sev = self.findings[~self.findings["suppressed"].fillna(False).astype(bool)]
         return {
@@ -205,6 +208,10 @@ def read_capture(
     :func:`classifier.flows.assemble`). Raises :class:`classifier.CaptureError` when an input
     cannot be read at all.
     """
+    from classifier import schema
+    from classifier.dissect import dissect
+    from classifier.flows import assemble
+
     assembled = assemble(_as_list(paths), payload_bytes=payload_bytes, strict=strict,
                          progress=progress, trim_tls=trim_tls)
     dis = dissect(assembled.flows, strict=strict)
@@ -224,16 +231,36 @@ class CaptureStream:
     table of any length in memory bounded by the flows live at a time. Rows are in creation
     order within a batch, batches in the order their flows finished; together they are the
     rows of ``read_capture(...).flows``. Iterate once; ``stats``, ``inputs`` and ``custody()``
-    are complete afterwards. Raises :class:`classifier.CaptureError` like ``read_capture``."""
+    are complete afterwards. Raises :class:`classifier.CaptureError` like ``read_capture``.
+
+    With ``reader_process`` (one capture point, on systems with ``fork``) the capture is read
+    in a forked child process started at construction, so this process imports and runs the
+    dissection meanwhile (two cores busy instead of one); the batches are the same. Fork only
+    where no other threads run (the CLI does; a Jupyter kernel has threads)."""
 
     def __init__(self, paths: PathArg | Sequence[PathArg], *, payload_bytes: int = 16384,
                  strict: bool = False, progress: Progress | None = None,
-                 trim_tls: bool = True) -> None:
-        self._flows = FlowStream(_as_list(paths), payload_bytes=payload_bytes, strict=strict,
-                                 progress=progress, trim_tls=trim_tls)
+                 trim_tls: bool = True, reader_process: bool = False) -> None:
+        from classifier.flows.reading import open_points  # numpy only: pandas loads later
+
+        self._sources: list[PointSource] = open_points(
+            _as_list(paths), payload_bytes, strict, progress, trim_tls=trim_tls,
+            process=reader_process)
         self._strict = strict
+        self._stream: FlowStream | None = None
+
+    @property
+    def _flows(self) -> FlowStream:
+        if self._stream is None:
+            from classifier.flows.stage import FlowStream
+
+            self._stream = FlowStream.of(self._sources)
+        return self._stream
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
+        from classifier import schema
+        from classifier.dissect import dissect
+
         for frame in self._flows:
             yield schema.conform(dissect(frame, strict=self._strict, tables=False).flows,
                                  schema.FLOWS)
@@ -273,6 +300,9 @@ def read_flows(
     if dissected:
         return read_capture(paths, payload_bytes=payload_bytes, strict=strict,
                             progress=progress, trim_tls=trim_tls).flows
+    from classifier import schema
+    from classifier.flows import assemble
+
     flows = assemble(_as_list(paths), payload_bytes=payload_bytes, strict=strict,
                      progress=progress, trim_tls=trim_tls)
     return schema.conform(flows.flows, schema.FLOWS)
@@ -290,6 +320,9 @@ def analyze(
 ) -> Result:
     """Capture paths (+ optional inventory files, baseline, filters) → a full :class:`Result`."""
     # tagging, rules and filters load here: `kubewire flows` without them never pays for them
+    from classifier import schema
+    from classifier.dissect import dissect
+    from classifier.flows import assemble
     from classifier.forensics.filters import apply_filter
     from classifier.k8s import load_inventory, tag_paths
     from classifier.rules import evaluate, load_baseline

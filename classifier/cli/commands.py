@@ -6,12 +6,13 @@ Loading a command on demand keeps `kubewire flows` from importing the report sta
 
 from __future__ import annotations
 
-import gc
 import importlib
 from types import ModuleType
 from typing import Final
 
 import click
+
+from classifier.cli.common import imports_paused
 
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "analyze": ("classifier.cli.analyze", "analyze_cmd"),
@@ -26,17 +27,9 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
 
 
 def _import_quietly(module: str) -> ModuleType:
-    """Import a command module (pandas, pyarrow, numpy: ~0.6 s) with the cyclic garbage
-    collector paused, then freeze what the imports made so later collections skip it:
-    ~12 % less start-up, and no module-level object is ever garbage."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    """Import a command module (pandas, pyarrow, numpy: ~0.6 s) under ``imports_paused``."""
+    with imports_paused():
         return importlib.import_module(module)
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 class LazyGroup(click.Group):

@@ -7,22 +7,24 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
-from classifier import api, schema
+from classifier import api
 from classifier.cli.common import (
     captures_argument,
     filter_options,
+    imports_paused,
     inventory_option,
     quiet_option,
     stderr_is_tty,
     trim_heap,
 )
 from classifier.errors import OutputError
-from classifier.tablefile import TableWriter, write_custody, write_table
+
+if TYPE_CHECKING:  # pandas and the table modules load once a capture is being read
+    import pandas as pd
 
 SUFFIXES = (".csv", ".parquet", ".jsonl")
 BASE_COLUMNS = ("ts", "orig", "resp", "proto", "app_proto", "tls_version", "tls_sni",
@@ -81,9 +83,15 @@ def flows_cmd(captures: tuple[str, ...], output: str | None, tag: bool,
 def _stream(captures: list[str], out: Path, quiet: bool) -> None:
     """Captures → the dissected flow table written to ``out`` batch by batch as flows finish
     (memory follows the flows live at a time, not the capture's length), then the custody
-    sidecar and the packet accounting."""
+    sidecar and the packet accounting.
+
+    The capture is read in a forked process that starts before pandas and the dissectors are
+    imported here, so the imports (~0.5 s) and the dissection run beside the read."""
     with _progress(enabled=not quiet and stderr_is_tty()) as progress:
-        stream = api.CaptureStream(captures, progress=progress)
+        stream = api.CaptureStream(captures, progress=progress, reader_process=True)
+        with imports_paused():
+            from classifier import schema
+            from classifier.tablefile import TableWriter, write_custody
         with TableWriter(out, schema.FLOWS, SUFFIXES) as writer:
             for batch in stream:
                 writer.write(batch)
@@ -141,6 +149,9 @@ def summary_line(stats: pd.DataFrame) -> str:
 def write_flows(flows: pd.DataFrame, out: Path, *, custody: dict[str, Any] | None = None) -> None:
     """Flow table → .csv / .parquet / .jsonl with the exported columns (never payload bytes),
     plus the chain-of-custody sidecar when ``custody`` is given."""
+    from classifier import schema
+    from classifier.tablefile import write_table
+
     write_table(flows, schema.FLOWS, out, SUFFIXES, custody=custody)
 
 
@@ -148,6 +159,8 @@ def write_flows(flows: pd.DataFrame, out: Path, *, custody: dict[str, Any] | Non
 
 def rows(flows: pd.DataFrame, *, tagged: bool) -> list[dict[str, str]]:
     """Flow table → display rows (endpoint pairs, packet/byte totals, dissection, tags)."""
+    from classifier import schema
+
     cols = BASE_COLUMNS + (TAG_COLUMNS if tagged else ())
     out = []
     for r in flows.to_dict("records"):
@@ -194,10 +207,14 @@ def render(flows: pd.DataFrame, *, tagged: bool) -> None:
 
 
 def _int(v: Any) -> str:
+    from classifier import schema
+
     return "-" if schema.is_missing(v) else str(int(v))
 
 
 def _ep(h: Any, p: Any) -> str:
+    from classifier import schema
+
     if schema.is_missing(h):
         return "-"
     host = f"[{h}]" if ":" in str(h) else str(h)

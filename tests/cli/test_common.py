@@ -95,12 +95,3 @@ def test_version_says_how_the_packet_kernels_run() -> None:
     run = subprocess.run(exe, capture_output=True, text=True, check=False,
                          env={**os.environ, "KUBEWIRE_JIT": "1"})
     assert "numba JIT: KUBEWIRE_JIT is set" in run.stdout
-
-
-def test_trim_heap_finds_glibc_malloc_trim_and_runs() -> None:
-    from classifier.cli import common
-
-    common.trim_heap()
-    common.trim_heap()  # looked up once, then reused
-    if sys.platform.startswith("linux") and Path("/lib/x86_64-linux-gnu/libc.so.6").exists():
-        assert callable(common._TRIM)

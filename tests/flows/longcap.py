@@ -10,7 +10,7 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-import classifier.flows as flows_pkg
+import classifier.flows.reading as flows_pkg
 from classifier.ingest.reader import CaptureReader
 from tests.flows.test_assemble import T0, C, S, session, tcp
 from tests.ingest import craft

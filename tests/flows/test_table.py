@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import classifier.flows as flows_pkg
+import classifier.flows.reading as flows_pkg
 from classifier import schema
 from classifier.flows import FlowStream, assemble, packet_index
 from tests.flows.longcap import hand_on_often, long_capture
