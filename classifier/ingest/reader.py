@@ -13,9 +13,11 @@ Performance notes:
   more per-batch Python overhead).
 - The unconsumed tail of a chunk (a record cut by the chunk boundary) is copied to the start
   of the other buffer; a buffer holds one chunk plus the largest allowed record.
-- SHA-256 of the raw bytes (INPUTS.sha256) runs on a helper thread over each chunk right
-  after it is read (hashlib releases the GIL); a buffer is reused only once its bytes are
-  hashed. On 2 cores it overlaps decoding (~0.7 s of CPU per GB on the helper thread).
+- SHA-256 of the raw bytes (INPUTS.sha256, ~0.7 s of CPU per GB) runs beside the read: for
+  a large regular file in a helper process that hashes what the reader has consumed at the
+  lowest CPU priority (``classifier.ingest.hasher``), so the read never waits for it and the
+  digest is asked for only after the last batch; otherwise on a helper thread over each chunk
+  right after it is read, a buffer reused only once its bytes are hashed.
 - The kernels come compiled ahead of time (``classifier.native``); under numba's JIT
   fallback their first call costs ~0.5 s CPU and ~45 MB RSS once per process. (Three or four
   rotating buffers instead of two were measured: no faster.)
@@ -90,8 +92,14 @@ class CaptureReader:
     first_ts: int | None = None
     last_ts: int | None = None
     size: int = 0
-    sha256: str = ""
     total: int = 0
+    _source: Source | None = field(default=None, repr=False)
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 (hex) of the bytes read, once the read is over ("" before). A helper
+        process may still be hashing when the batches end: the first access waits for it."""
+        return self._source.sha256() if self._source is not None else ""
 
     def batches(self) -> Iterator[RecordBatch]:
         """The file → record batches, in file order. Raises CaptureError if not a capture."""
@@ -103,7 +111,7 @@ class CaptureReader:
         finally:
             src.close()
             self.size = src.bytes_read
-            self.sha256 = src.sha256()
+            self._source = src
         if src.error:
             log.warning("%s: %s", self.path, src.error)
 

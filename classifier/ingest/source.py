@@ -1,7 +1,10 @@
 """Opening a capture: path or '-' (stdin), gzip detection, byte counting and SHA-256.
 
-Plain files are read straight into the caller's buffer; their SHA-256 is computed on a helper
-thread (hashlib releases the GIL) so hashing overlaps decoding.
+Plain files are read straight into the caller's buffer. Their SHA-256: for a regular file of
+at least ``HASHER_MIN_BYTES``, a helper process reads and hashes the bytes the reader has
+consumed (``classifier.ingest.hasher``: it never holds the reader up); otherwise a helper
+thread hashes each chunk as it is read (hashlib releases the GIL), and the reader reuses a
+buffer only once its bytes are hashed. Compressed input is hashed as it is decompressed.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Final
 
 from classifier.errors import CaptureError
+from classifier.ingest.hasher import FileHasher
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
+HASHER_MIN_BYTES: Final = 64 << 20
+"""Regular files this large are hashed by a helper process (below, a thread costs < 50 ms)."""
 
 
 class _Hashing(io.RawIOBase):
@@ -78,6 +84,12 @@ class Source:
         self._pool: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[int, Future[None]]] = deque()
         self._submitted = 0
+        self._hasher: FileHasher | None = None
+        self._digest: str | None = None
+        self._close_pending = False
+        if not self.gzip and self.total >= HASHER_MIN_BYTES and os.path.isfile(path):
+            hasher = FileHasher(raw.fileno())
+            self._hasher = hasher if hasher.ok else None
         self.error: str | None = None
         """Set when decompression failed midway (the rest of the file is unreadable)."""
 
@@ -116,6 +128,9 @@ class Source:
 
     def _hash(self, data: memoryview | bytes) -> None:
         self._size += len(data)
+        if self._hasher is not None:
+            self._hasher.advance(self._size)
+            return
         if len(data) < (1 << 16) and not self._pending:
             self._sha.update(data)
             return
@@ -140,7 +155,18 @@ class Source:
         return self._hashing.size if self._hashing is not None else self._size
 
     def sha256(self) -> str:
-        """SHA-256 (hex) of the raw bytes read so far."""
+        """SHA-256 (hex) of the raw bytes read so far (with the helper process: of the bytes
+        read when first asked; call it after the read)."""
+        if self._hasher is not None:
+            if self._digest is None:
+                try:
+                    self._digest = self._hasher.result(self._size)
+                except EOFError as exc:
+                    raise CaptureError(f"{self.path}: changed while it was read: {exc}; "
+                                       "its SHA-256 cannot cover the bytes analyzed") from None
+                if self._close_pending:
+                    self.close()
+            return self._digest
         self.sync()
         return (self._hashing.sha if self._hashing is not None else self._sha).hexdigest()
 
@@ -156,8 +182,12 @@ class Source:
         self.sync()
 
     def close(self) -> None:
-        """Finish hashing and close the file (never stdin)."""
+        """Finish hashing and close the file (never stdin). With the helper process the file
+        stays open until ``sha256()`` has its digest (the fallback reads the file)."""
         self.sync()
+        if self._hasher is not None and self._digest is None:
+            self._close_pending = True
+            return
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None

@@ -1,0 +1,156 @@
+"""SHA-256 of a capture file computed by a helper process as the reader moves through it.
+
+The reader tells the helper how far it has read (8-byte positions on the helper's stdin); the
+helper hashes the file's bytes up to there with ``pread`` on a descriptor it inherited, then,
+once told the read is over, prints the hex digest. The hash covers exactly the bytes the
+reader consumed (the file's first N bytes), with no buffer shared between the two: the
+reader never waits for hashing, and the helper runs at the lowest CPU priority, on whatever
+core time is left (on 2 cores, mostly while the table stages run after the read).
+
+Run as a script (``python -I -S hasher.py FD``) it is the helper: standard library only.
+If the helper cannot start or dies, the digest is computed here from the file instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import struct
+import subprocess
+import sys
+import weakref
+from typing import IO, Final
+
+STEP: Final = 1 << 21
+"""Bytes the helper reads per ``pread``."""
+POSITION: Final = struct.Struct("<q")
+"""A position message: bytes read so far; -1 ends the read."""
+NICE: Final = 19
+"""The helper's CPU priority (the lowest)."""
+
+
+class FileHasher:
+    """Open file descriptor → a helper process hashing its first bytes as ``advance`` says.
+
+    ``result(size)`` → the hex SHA-256 of the file's first ``size`` bytes. ``ok`` is False when
+    the helper could not be started (the caller then hashes itself).
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.ok = True
+        self._sent = 0
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [sys.executable, "-I", "-S", __file__, str(fd)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, pass_fds=(fd,))
+        except OSError:
+            self._proc, self.ok = None, False
+            return
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, self._proc.pid, NICE)
+        self._finalizer = weakref.finalize(self, _end, self._proc)
+
+    def advance(self, position: int) -> None:
+        """The reader has consumed the file's first ``position`` bytes."""
+        if self._proc is None or position <= self._sent:
+            return
+        self._sent = position
+        try:
+            _send(self._proc.stdin, position)
+        except (OSError, ValueError):
+            self._drop()
+
+    def result(self, size: int) -> str:
+        """→ hex SHA-256 of the file's first ``size`` bytes (the helper's, or computed here).
+
+        Raises EOFError when the file no longer has ``size`` bytes (it shrank after the read).
+        """
+        proc = self._proc
+        if proc is not None:
+            try:
+                _send(proc.stdin, size)
+                _send(proc.stdin, -1)
+                assert proc.stdout is not None
+                line = proc.stdout.readline().decode("ascii", "replace").strip()
+                if proc.wait() == 0 and len(line) == 64:
+                    self._proc = None
+                    return line
+            except (OSError, ValueError):
+                pass
+            self._drop()
+        return _digest_prefix(self.fd, size)
+
+    def _drop(self) -> None:
+        """Stop using the helper (it failed): end it; ``result`` hashes here."""
+        if self._proc is not None:
+            _end(self._proc)
+            self._proc = None
+
+
+def _send(pipe: IO[bytes] | None, position: int) -> None:
+    assert pipe is not None
+    pipe.write(POSITION.pack(position))
+    pipe.flush()
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """A helper that is no longer needed → ended and reaped."""
+    if proc.poll() is None:
+        with contextlib.suppress(OSError):
+            proc.kill()
+    for pipe in (proc.stdin, proc.stdout):
+        with contextlib.suppress(OSError):
+            if pipe is not None:
+                pipe.close()
+    proc.wait()
+
+
+def _digest_prefix(fd: int, size: int) -> str:
+    """File descriptor + size → hex SHA-256 of its first ``size`` bytes, read with pread."""
+    sha = hashlib.sha256()
+    got = _hash_range(fd, sha, 0, size)
+    if got < size:
+        raise EOFError(f"the file now has {got} of the {size} bytes read")
+    return sha.hexdigest()
+
+
+def _hash_range(fd: int, sha: hashlib._Hash, start: int, stop: int) -> int:
+    """Bytes [start, stop) of ``fd`` → into ``sha``; → the position reached (< stop only when
+    the file is shorter)."""
+    buf = bytearray(min(STEP, max(stop - start, 0)))
+    view = memoryview(buf)
+    pos = start
+    while pos < stop:
+        n = os.preadv(fd, [view[:min(len(buf), stop - pos)]], pos)
+        if n <= 0:
+            break
+        sha.update(view[:n])
+        pos += n
+    return pos
+
+
+def _main(argv: list[str]) -> int:
+    """The helper: positions on stdin → the digest of the file up to the last one on stdout."""
+    fd = int(argv[1])
+    sha = hashlib.sha256()
+    pos = 0
+    stdin = sys.stdin.buffer
+    while True:
+        msg = stdin.read(POSITION.size)
+        if len(msg) < POSITION.size:
+            return 1  # the reader went away
+        (target,) = POSITION.unpack(msg)
+        if target < 0:
+            break
+        if target > pos:
+            pos = _hash_range(fd, sha, pos, target)
+            if pos < target:
+                return 2  # the file is shorter than what the reader read
+    sys.stdout.write(sha.hexdigest() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv))
