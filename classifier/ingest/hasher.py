@@ -1,7 +1,8 @@
 """SHA-256 of a capture file computed by a helper process as the reader moves through it.
 
 The reader tells the helper how far it has read (8-byte positions on the helper's stdin); the
-helper hashes the file's bytes up to there with ``pread`` on a descriptor it inherited, then,
+helper hashes the file's bytes up to there through read-only mappings of a descriptor it
+inherited (no second copy out of the page cache), then,
 once told the read is over, prints the hex digest. The hash covers exactly the bytes the
 reader consumed (the file's first N bytes), with no buffer shared between the two: the
 reader never waits for hashing, and the helper runs at the lowest CPU priority, on whatever
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import os
 import struct
 import subprocess
@@ -23,7 +25,9 @@ import weakref
 from typing import IO, Final
 
 STEP: Final = 1 << 21
-"""Bytes the helper reads per ``pread``."""
+"""Bytes read per ``pread`` when hashing in-process."""
+WINDOW: Final = 4 << 20
+"""Bytes the helper maps at a time (mapped file pages count in its resident size)."""
 POSITION: Final = struct.Struct("<q")
 """A position message: bytes read so far; -1 ends the read."""
 NICE: Final = 19
@@ -117,37 +121,64 @@ def _digest_prefix(fd: int, size: int) -> str:
 
 
 def _hash_range(fd: int, sha: hashlib._Hash, start: int, stop: int) -> int:
-    """Bytes [start, stop) of ``fd`` → into ``sha``; → the position reached (< stop only when
-    the file is shorter)."""
-    buf = bytearray(min(STEP, max(stop - start, 0)))
-    view = memoryview(buf)
-    pos = start
-    while pos < stop:
-        n = os.preadv(fd, [view[:min(len(buf), stop - pos)]], pos)
-        if n <= 0:
-            break
-        sha.update(view[:n])
-        pos += n
+    """Bytes [start, stop) of ``fd`` → into ``sha``, read with pread; → the position reached
+    (< stop only when the file is shorter). The buffer is page-aligned: on some CPUs a copy
+    into a destination a few bytes off the source's page offset runs ~4× slower."""
+    buf = mmap.mmap(-1, STEP)
+    with memoryview(buf) as view:
+        pos = start
+        while pos < stop:
+            n = os.preadv(fd, [view[:min(STEP, stop - pos)]], pos)
+            if n <= 0:
+                break
+            sha.update(view[:n])
+            pos += n
+    buf.close()
     return pos
 
 
+def _hash_mapped(fd: int, sha: hashlib._Hash, start: int, stop: int) -> None:
+    """Bytes [start, stop) of ``fd`` → into ``sha`` through read-only mappings (no copy out of
+    the page cache). Only in the helper: a file cut shorter while mapped raises SIGBUS, which
+    ends the helper, and the parent then hashes in-process."""
+    pos = start
+    while pos < stop:
+        base = pos - pos % mmap.ALLOCATIONGRANULARITY
+        length = min(stop, base + WINDOW) - base
+        with mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=base) as mm, \
+                memoryview(mm) as view:
+            sha.update(view[pos - base:])
+        pos = base + length
+
+
 def _main(argv: list[str]) -> int:
-    """The helper: positions on stdin → the digest of the file up to the last one on stdout."""
+    """The helper: positions on stdin → the digest of the file up to the last one on stdout.
+
+    Positions that queued up while the helper waited for CPU are taken together (one larger
+    mapping instead of many small ones)."""
     fd = int(argv[1])
     sha = hashlib.sha256()
     pos = 0
-    stdin = sys.stdin.buffer
-    while True:
-        msg = stdin.read(POSITION.size)
-        if len(msg) < POSITION.size:
+    pending = b""
+    done = False
+    while not done:
+        data = os.read(0, 1 << 16)
+        if not data:
             return 1  # the reader went away
-        (target,) = POSITION.unpack(msg)
-        if target < 0:
-            break
+        pending += data
+        whole = len(pending) - len(pending) % POSITION.size
+        target = pos
+        for (value,) in POSITION.iter_unpack(pending[:whole]):
+            if value < 0:
+                done = True
+                break
+            target = max(target, value)
+        pending = pending[whole:]
         if target > pos:
-            pos = _hash_range(fd, sha, pos, target)
-            if pos < target:
+            if os.fstat(fd).st_size < target:
                 return 2  # the file is shorter than what the reader read
+            _hash_mapped(fd, sha, pos, target)
+            pos = target
     sys.stdout.write(sha.hexdigest() + "\n")
     return 0
 
