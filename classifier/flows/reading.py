@@ -6,6 +6,7 @@ in a forked process that starts before the table stages are imported.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
@@ -18,6 +19,8 @@ from classifier.flows.table import Finished, FlowTable
 from classifier.ingest.decode import decode
 from classifier.ingest.reader import CaptureReader
 from classifier.ingest.reasons import MALFORMED, outcome, reason_name
+
+log = logging.getLogger("kubewire.flows")
 
 Progress = Callable[[int, int], None]
 LINKTYPE_NAMES = {0: "null", 1: "ethernet", 12: "raw", 14: "raw", 101: "raw", 108: "loop",
@@ -164,5 +167,8 @@ def open_points(paths: Sequence[str], payload_bytes: int, strict: bool, progress
     if process and len(readers) == 1 and not want_index and hasattr(os, "fork"):
         from classifier.flows.worker import ReaderProcess
 
-        return [ReaderProcess(readers[0])]
+        try:
+            return [ReaderProcess(readers[0])]
+        except OSError as exc:  # no process or pipe to spare: read here instead
+            log.info("reading in this process: cannot start a reader process (%s)", exc)
     return list(readers)

@@ -61,7 +61,12 @@ class ReaderProcess:
             import fcntl
 
             fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            raise
         if pid == 0:
             os.close(r)
             _child(reader, w, self._done)

@@ -184,3 +184,14 @@ def test_stdin_read_in_the_child() -> None:
 
     assert out == [str(flows), str(int(here.stats["packets"].sum())),
                    hashlib.sha256(data).hexdigest()]
+
+
+def test_no_process_to_spare_reads_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    (point,) = open_points([str(CAPTURES[0])], 16384, False, None, process=True)
+    assert isinstance(point, PointReader)
+    assert sum(len(f) for f in FlowStream([str(CAPTURES[0])], reader_process=True)) == \
+        sum(len(f) for f in FlowStream([str(CAPTURES[0])]))
