@@ -37,6 +37,10 @@ def _method_ok(method: bytes) -> bool:
     return method in METHODS or _TOKEN_METHOD.fullmatch(method) is not None
 
 
+FIRST_BYTES: Final = frozenset(range(ord("A"), ord("Z") + 1))
+"""The first bytes ``sniff`` can score above 0 ('HTTP/1.' or an upper-case method)."""
+
+
 def sniff(data: bytes) -> float:
     """First bytes → 0.9 for an HTTP/1.x request or status line start, else 0; never raises."""
     if data.startswith(b"HTTP/1."):

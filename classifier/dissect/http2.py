@@ -64,6 +64,11 @@ def parse_frame(data: bytes, pos: int = 0) -> Frame | None:
     return Frame(ftype, flags, stream, data[pos + 9:pos + 9 + length])
 
 
+FIRST_BYTES: Final = frozenset({0, PREFACE[0]})
+"""The first bytes ``sniff`` can score above 0: the preface's 'P', or a first frame's length
+high byte (0 for the SETTINGS and HEADERS lengths it accepts)."""
+
+
 def sniff(data: bytes) -> float:
     """First bytes → 1.0 for the client preface, 0.55–0.7 for a plausible first frame; never raises."""
     if data.startswith(PREFACE) or (len(data) < len(PREFACE) and PREFACE.startswith(data)

@@ -31,15 +31,31 @@ class Dissector:
     """Both directions' first bytes → Facts; raises ValueError (Malformed) when invalid."""
     reversed: Callable[[bytes, bytes], bool] | None = None
     """(orig, resp) → True when the bytes show the flow's originator is really the server."""
+    first_bytes: frozenset[int] | None = None
+    """The first bytes ``sniff`` can score above 0 (None: any); ``choose`` skips the rest."""
 
 
 DISSECTORS: Final[tuple[Dissector, ...]] = (
-    Dissector(tls.NAME, tls.sniff, tls.dissect_flow, tls.reversed_roles),
-    Dissector(http1.NAME, http1.sniff, http1.dissect_flow, http1.reversed_roles),
-    Dissector(http2.NAME, http2.sniff, http2.dissect_flow),
-    Dissector(ssh.NAME, ssh.sniff, ssh.dissect_flow),
+    Dissector(tls.NAME, tls.sniff, tls.dissect_flow, tls.reversed_roles, tls.FIRST_BYTES),
+    Dissector(http1.NAME, http1.sniff, http1.dissect_flow, http1.reversed_roles,
+              http1.FIRST_BYTES),
+    Dissector(http2.NAME, http2.sniff, http2.dissect_flow, first_bytes=http2.FIRST_BYTES),
+    Dissector(ssh.NAME, ssh.sniff, ssh.dissect_flow, first_bytes=ssh.FIRST_BYTES),
     Dissector(dns.NAME, dns.sniff, dns.dissect_flow),
 )
+
+_by_first: tuple[tuple[Dissector, ...], list[tuple[Dissector, ...]]] = ((), [])
+"""(the DISSECTORS it was built from, the dissectors worth sniffing per first byte)."""
+
+
+def _candidates(first: int) -> tuple[Dissector, ...]:
+    """A first byte → the dissectors whose sniff can match it, in DISSECTORS order."""
+    global _by_first
+    if _by_first[0] is not DISSECTORS:
+        _by_first = (DISSECTORS, [tuple(d for d in DISSECTORS
+                                        if d.first_bytes is None or b in d.first_bytes)
+                                  for b in range(256)])
+    return _by_first[1][first]
 
 
 def _safe_sniff(d: Dissector, data: bytes) -> float:
@@ -56,12 +72,13 @@ def choose(orig: bytes, resp: bytes) -> tuple[Dissector | None, float]:
     """Both directions' first bytes → the best-sniffing dissector (None below the threshold).
 
     The originator's bytes count fully, the responder's slightly less (server-first protocols
-    and captures that start mid-connection still match).
+    and captures that start mid-connection still match). Dissectors whose ``first_bytes``
+    exclude a direction's first byte are not asked about it (their sniff would say 0).
     """
     best: Dissector | None = None
     score = 0.0
     if orig:
-        for d in DISSECTORS:  # the originator's bytes decide most flows: a sure match ends it
+        for d in _candidates(orig[0]):  # the originator's bytes decide most flows: a sure match ends it
             try:
                 s = d.sniff(orig)
             except Exception:  # a sniff bug must not stop a capture; sniff must never raise
@@ -72,7 +89,7 @@ def choose(orig: bytes, resp: bytes) -> tuple[Dissector | None, float]:
             if s > score:
                 best, score = d, s
     if resp:
-        for d in DISSECTORS:
+        for d in _candidates(resp[0]):
             s = 0.95 * _safe_sniff(d, resp)
             if s > score:
                 best, score = d, s

@@ -13,6 +13,10 @@ MAX_PRE_LINES: Final = 16
 """Lines a server may send before its banner (RFC 4253 §4.2) that we skip at most."""
 
 
+FIRST_BYTES: Final = frozenset({PREFIX[0]})
+"""The first bytes ``sniff`` can score above 0."""
+
+
 def sniff(data: bytes) -> float:
     """First bytes → 1.0 for an SSH banner ('SSH-1.99-' / 'SSH-2.0-'), else 0; never raises."""
     if data.startswith(PREFIX):

@@ -43,6 +43,11 @@ TLS13: Final = 0x0304
 TLS13_HIDDEN: Final = "alpn_selected,server_certificate,certificate_request,client_certificate"
 
 
+FIRST_BYTES: Final = frozenset({CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA, HEARTBEAT}
+                               | set(range(0x80, 0x100)))
+"""The first bytes ``sniff`` can score above 0 (record types; SSLv2's length high bit)."""
+
+
 def sniff(data: bytes) -> float:
     """First bytes → confidence that they are TLS records (0..1); never raises."""
     if len(data) < 3 or data[1] != 3 or data[2] > 4:
