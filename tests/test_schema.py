@@ -27,6 +27,26 @@ def test_conform_fills_missing_columns_with_their_dtype(table: schema.Table) -> 
         assert str(df[c.name].dtype) == c.dtype, c.name
 
 
+DTYPES = sorted({c.dtype for t in schema.ALL_TABLES.values() for c in t.columns})
+MARKERS = {schema.UTC_TS: pd.NaT, "object": None, "float64": float("nan")}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 5000])
+def test_filled_columns_hold_only_their_missing_marker(dtype: str, n: int) -> None:
+    got = schema._missing(dtype, n)
+    assert str(got.dtype) == dtype and len(got) == n and got.isna().all()
+    assert isinstance(got.index, pd.RangeIndex) and got.index.start == 0
+    marker = MARKERS.get(dtype, pd.NA)
+    if dtype == "float64":
+        assert all(v != v for v in got)
+    elif dtype == "category":  # no categories, like an empty table's column
+        assert list(got.cat.categories) == [] and (got.cat.codes == -1).all()
+        assert got.cat.categories.dtype == schema.empty(schema.STATS)["outcome"].cat.categories.dtype
+    else:
+        assert all(v is marker for v in got)
+
+
 def test_conform_rejects_unknown_columns() -> None:
     with pytest.raises(ValueError, match="not in the schema"):
         schema.conform([{"uid": "C1", "bogus": 1}], schema.FLOWS)
