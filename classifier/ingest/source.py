@@ -87,7 +87,8 @@ class Source:
         self._hasher: FileHasher | None = None
         self._digest: str | None = None
         self._close_pending = False
-        if not self.gzip and self.total >= HASHER_MIN_BYTES and os.path.isfile(path):
+        if not self.gzip and self.total >= HASHER_MIN_BYTES and os.path.isfile(path) \
+                and hasattr(os, "preadv"):
             hasher = FileHasher(raw.fileno())
             self._hasher = hasher if hasher.ok else None
         self.error: str | None = None
