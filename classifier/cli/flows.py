@@ -159,13 +159,22 @@ def write_flows(flows: pd.DataFrame, out: Path, *, custody: dict[str, Any] | Non
 
 def rows(flows: pd.DataFrame, *, tagged: bool) -> list[dict[str, str]]:
     """Flow table → display rows (endpoint pairs, packet/byte totals, dissection, tags)."""
-    from classifier import schema
+    from classifier.schema import is_missing  # pandas is loaded by now
+
+    def _int(v: Any) -> str:
+        return "-" if is_missing(v) else str(int(v))
+
+    def _ep(h: Any, p: Any) -> str:
+        if is_missing(h):
+            return "-"
+        host = f"[{h}]" if ":" in str(h) else str(h)
+        return f"{host}:{_int(p)}"
 
     cols = BASE_COLUMNS + (TAG_COLUMNS if tagged else ())
     out = []
     for r in flows.to_dict("records"):
         d = {
-            "ts": "-" if schema.is_missing(r.get("ts")) else r["ts"].strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            "ts": "-" if is_missing(r.get("ts")) else r["ts"].strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
             "orig": _ep(r.get("orig_h"), r.get("orig_p")),
             "resp": _ep(r.get("resp_h"), r.get("resp_p")),
             "pkts": f"{_int(r.get('orig_pkts'))}/{_int(r.get('resp_pkts'))}",
@@ -173,7 +182,7 @@ def rows(flows: pd.DataFrame, *, tagged: bool) -> list[dict[str, str]]:
         }
         for c in cols:
             if c not in d:
-                d[c] = "-" if schema.is_missing(r.get(c)) else str(r.get(c))
+                d[c] = "-" if is_missing(r.get(c)) else str(r.get(c))
         out.append({c: d[c] for c in cols})
     return out
 
@@ -204,18 +213,3 @@ def render(flows: pd.DataFrame, *, tagged: bool) -> None:
     for r in table:
         out.add_row(*(r[c] for c in cols))
     Console().print(out)
-
-
-def _int(v: Any) -> str:
-    from classifier import schema
-
-    return "-" if schema.is_missing(v) else str(int(v))
-
-
-def _ep(h: Any, p: Any) -> str:
-    from classifier import schema
-
-    if schema.is_missing(h):
-        return "-"
-    host = f"[{h}]" if ":" in str(h) else str(h)
-    return f"{host}:{_int(p)}"

@@ -17,10 +17,8 @@ from pandas._libs.tslibs.nattype import NaTType
 from classifier import schema
 from classifier.flows.build import build_flows
 from classifier.flows.merge import merge_points, merge_views, relabel_index
-from classifier.flows.reading import PointReader, PointSource, open_points
+from classifier.flows.reading import PointReader, PointSource, Progress, open_points
 from classifier.flows.table import Finished
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
