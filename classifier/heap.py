@@ -12,11 +12,9 @@ def trim_heap() -> None:
     global _TRIM
     if _TRIM is None:
         import ctypes
-        import ctypes.util
 
-        try:
-            name = ctypes.util.find_library("c") or "libc.so.6"
-            _TRIM = getattr(ctypes.CDLL(name), "malloc_trim", False)
+        try:  # the symbols already loaded (libc among them): find_library would run ldconfig
+            _TRIM = getattr(ctypes.CDLL(None), "malloc_trim", False)
         except OSError:
             _TRIM = False
     if _TRIM:

@@ -89,3 +89,25 @@ def test_csv_times_are_iso_8601_with_t_and_offset(tmp_path: Path) -> None:
     assert (tmp_path / "t.csv").read_text().splitlines()[1:] == [
         "2026-11-01T12:00:05.250000+00:00", "2026-11-01T12:00:05+00:00",
         "2026-11-01T12:00:05.000000001+00:00"]
+
+
+def test_csv_times_match_isoformat_at_the_ends_of_the_ns_range(tmp_path: Path) -> None:
+    """Before 1970, at the int64-ns limits, every fraction length, and NaT: what pandas'
+    isoformat() says (the vectorized writer cuts fixed positions)."""
+    ns = [-1, -1_000_000_000, -123_456_789_000, 0, 1, 1_000, 2**63 - 1, -(2**63) + 1, None]
+    ts = pd.Series(pd.to_datetime(ns, utc=True))
+    write_csv(pd.DataFrame({"ts": ts}), tmp_path / "t.csv")
+    want = ["" if pd.isna(v) else v.isoformat() for v in ts]
+    assert (tmp_path / "t.csv").read_text().splitlines()[1:] == want
+
+
+@pytest.mark.parametrize("cell", [",", '"', "\r", "\n", "=x", "+1", "-1", "@a", "\tx", "\rx"])
+def test_byte_scan_flags_every_cell_that_needs_care(cell: str) -> None:
+    import pyarrow as pa
+
+    arr = pa.array(["plain", None, "", cell, "tail"], pa.large_string())
+    assert csvtext._may_need_care(arr)
+    assert not csvtext._may_need_care(arr.slice(4))  # a slice sees only its own bytes
+    assert csvtext._may_need_care(arr.slice(3, 1))
+    assert not csvtext._may_need_care(pa.array(["a-b", "x=y", None, "ü"], pa.large_string()))
+    assert not csvtext._may_need_care(pa.array([None, None], pa.large_string()))

@@ -47,8 +47,14 @@ ARROW_POOL: Final = "system"
 returns freed table memory to the system, where mimalloc (pyarrow's default) keeps it; on the
 benchmark capture peak RSS is ~35 MB lower at 1× and ~30 MB lower at 4×, and no slower."""
 
+BLAS_THREADS: Final = "1"
+"""OpenBLAS threads for CLI runs (unless OPENBLAS_NUM_THREADS says otherwise): kubewire does no
+linear algebra, and numpy's bundled OpenBLAS otherwise starts a thread per core at import
+whose start-up spin costs ~0.1 CPU s on every run, on the cores the capture read needs."""
+
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, mapping errors to one line and an exit code."""
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", ARROW_POOL)  # read when pyarrow loads
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", BLAS_THREADS)  # read when numpy loads
     sys.exit(run_guarded(cli, argv))
