@@ -7,10 +7,13 @@ import hashlib
 import ipaddress
 import socket
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from classifier import schema
 from classifier.flows import kernel as K
@@ -19,6 +22,8 @@ from classifier.ingest.decode import TUNNEL_NAMES
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _B62_CODES = np.frombuffer(_B62.encode(), dtype=np.uint8)
+_B62_5 = np.uint64(62**5)
+_OCTETS = pa.array([str(i) for i in range(256)], pa.large_string())
 _LETTER_CODES = [(K.LETTERS[c // 2].upper() if c % 2 == 0 else K.LETTERS[c // 2].lower())
                  for c in range(2 * len(K.LETTERS))]
 
@@ -38,8 +43,10 @@ def format_addrs(hi: np.ndarray, lo: np.ndarray) -> list[str]:
     v4 = (hi == 0) & ((lo >> np.uint64(32)) == np.uint64(0xFFFF))
     if v4.any():
         uniq, inv = np.unique(lo[v4], return_inverse=True)
-        out[v4] = np.array([format_addr(0, x) for x in uniq.tolist()],
-                           dtype=object)[inv.reshape(-1)]
+        quads = [_OCTETS.take((uniq >> np.uint64(shift)) & np.uint64(0xFF))
+                 for shift in (24, 16, 8, 0)]
+        text = pc.binary_join_element_wise(*quads, pa.scalar(".", pa.large_string()))
+        out[v4] = np.array(text.to_pylist(), dtype=object)[inv.reshape(-1)]
     other = np.flatnonzero(~v4)
     if other.shape[0]:
         cache: dict[tuple[int, int], str] = {}
@@ -56,26 +63,48 @@ def make_uid(*facts: object) -> str:
     return make_uids([[f] for f in facts])[0]
 
 
-def make_uids(columns: Sequence[Sequence[object]]) -> list[str]:
+def make_uids(columns: Sequence[Sequence[object] | np.ndarray]) -> list[str]:
     """Facts column by column (one value per flow in each) → a uid per flow: 'C' + the 17 low
     base62 digits (least significant first) of the 128-bit BLAKE2b digest of the flow's facts
-    as text joined by '|'."""
-    rows = zip(*(map(str, col) for col in columns), strict=True)
-    raw = b"".join(hashlib.blake2b("|".join(r).encode(), digest_size=16).digest()
-                   for r in rows)
-    if not raw:
+    as text (``str`` of each value) joined by '|'."""
+    if not columns or not len(columns[0]):
         return []
+    joined = pc.binary_join_element_wise(*map(_fact_text, columns),
+                                         pa.scalar("|", pa.large_string()))
+    offsets = np.frombuffer(joined.buffers()[1], np.int64)[:len(joined) + 1].tolist()
+    body = memoryview(joined.buffers()[2] or b"")
+    digest = hashlib.blake2b
+    raw = b"".join([digest(body[a:b], digest_size=16).digest()
+                    for a, b in pairwise(offsets)])
     limbs = np.frombuffer(raw, dtype=">u4").reshape(-1, 4).astype(np.uint64)
-    digits = np.empty((limbs.shape[0], 17), np.uint8)
-    for k in range(17):  # long division of the 4 x 32-bit limbs by 62
+    digits = np.empty((limbs.shape[0], 20), np.uint8)
+    for k in range(4):  # long division of the 4 x 32-bit limbs by 62**5 (< 2**30): 5 digits a step
         rem = np.zeros(limbs.shape[0], np.uint64)
         for j in range(4):
             cur = (rem << np.uint64(32)) | limbs[:, j]
-            limbs[:, j] = cur // np.uint64(62)
-            rem = cur % np.uint64(62)
-        digits[:, k] = _B62_CODES[rem]
+            limbs[:, j] = cur // _B62_5
+            rem = cur % _B62_5
+        for d in range(5):
+            digits[:, 5 * k + d] = _B62_CODES[rem % np.uint64(62)]
+            rem //= np.uint64(62)
+    digits = digits[:, :17]
     text = np.concatenate([np.full((digits.shape[0], 1), ord("C"), np.uint8), digits], axis=1)
     return [s.decode("ascii") for s in text.view("S18").ravel().tolist()]
+
+
+def _fact_text(col: Sequence[object] | np.ndarray) -> pa.Array:
+    """One fact column → Arrow large strings equal to ``str`` of each value: integers and text
+    converted in Arrow (None → 'None'), anything else value by value."""
+    try:
+        arr = pa.array(col, from_pandas=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed types
+        return pa.array([str(v) for v in col], pa.large_string())
+    if pa.types.is_integer(arr.type):
+        return pc.fill_null(pc.cast(arr, pa.large_string()), "None")
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or \
+            pa.types.is_null(arr.type):
+        return pc.fill_null(arr.cast(pa.large_string()), "None")
+    return pa.array([str(v) for v in col], pa.large_string())
 
 
 def conn_state(proto: str, os_: int, rs: int, hist: str, osize: int, rsize: int,
@@ -186,8 +215,8 @@ def _build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.Data
     tun_ends = [[a if tn else "" for a, tn in zip(ends, tunnel, strict=True)]
                 for ends in (t_orig, t_resp)]
     uids = np.array(make_uids([
-        first_ts.tolist(), proto.tolist(), orig_h, orig_p.tolist(), resp_h, resp_p.tolist(),
-        vlan, tunnel, *tun_ends, tid.tolist(), f["ord"].tolist()]), dtype=object)
+        first_ts, proto, orig_h, orig_p, resp_h, resp_p, vlan, tunnel, *tun_ends, tid,
+        f["ord"]]), dtype=object)
     # files each flow was seen in
     sf, sfile = t.sightings
     seen: list[list[str]] = [[] for _ in range(n)]

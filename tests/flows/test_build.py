@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 import numpy as np
@@ -25,15 +26,35 @@ def test_format_addrs_mixes_ipv4_and_ipv6_and_repeats() -> None:
     assert format_addrs(np.empty(0, np.uint64), np.empty(0, np.uint64)) == []
 
 
+def _reference_uid(facts: tuple[object, ...]) -> str:
+    """The uid rule written plainly: base62 of the 128-bit BLAKE2b of str(facts) joined by '|'."""
+    v = int.from_bytes(hashlib.blake2b("|".join(map(str, facts)).encode(), digest_size=16).digest())
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    return "C" + "".join(alphabet[(v // 62**k) % 62] for k in range(17))
+
+
 def test_make_uids_hashes_each_rows_facts_as_text() -> None:
     facts = (1_700_000_000_000_000_000, "tcp", "10.0.0.1", 40000, "10.0.0.2", 443, None, None,
              "", "", -1, 0)
     uid = make_uid(*facts)
     # pinned: a change in how facts become text would change every uid users have recorded
     assert uid == make_uids([[f] for f in facts])[0] == "C8h4HdqmdkmLi1KQmI"
+    assert uid == _reference_uid(facts)
     assert uid.startswith("C") and len(uid) == 18
     cols = [[f, f] for f in facts]
     cols[-1] = [0, 1]  # the ordinal separates a reused 5-tuple
     a, b = make_uids(cols)
     assert a == uid and b != uid
     assert make_uids([[], []]) == []
+
+
+def test_uid_fact_text_is_str_of_each_value_whatever_the_column_type() -> None:
+    """Integer arrays, text with None, and mixed or other values all hash as ``str`` would
+    write them: the uid of a row never depends on how its column was passed."""
+    rows = [(1, "a", None, 2**64 - 1, True, 0.5, b"x", -3), (2, None, None, 0, False, 1e20, b"", 7)]
+    as_lists = [list(c) for c in zip(*rows, strict=True)]
+    typed = [np.array(as_lists[0], np.int64), *as_lists[1:7], np.array(as_lists[7], np.int32)]
+    mixed = [["1", 2], *as_lists[1:]]  # text and ints in one column: the same text
+    want = [_reference_uid(r) for r in rows]
+    assert make_uids(as_lists) == make_uids(typed) == want
+    assert make_uids(mixed) == want
