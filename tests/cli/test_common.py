@@ -95,3 +95,38 @@ def test_version_says_how_the_packet_kernels_run() -> None:
     run = subprocess.run(exe, capture_output=True, text=True, check=False,
                          env={**os.environ, "KUBEWIRE_JIT": "1"})
     assert "numba JIT: KUBEWIRE_JIT is set" in run.stdout
+
+
+def test_the_executable_exits_without_teardown_but_flushes_and_runs_exit_handlers(
+        tmp_path: Path) -> None:
+    """classifier.cli.console (the `kubewire` script): same files, exit codes and one-line
+    errors as main(); output flushed and atexit handlers run before the fast exit."""
+    from tests.conftest import CAPTURES
+
+    capture = CAPTURES / "cluster-tls12.pcap"
+    code = ("import atexit, sys\n"
+            "marker = sys.argv[1]\n"
+            "atexit.register(lambda: open(marker, 'w').write('ran'))\n"
+            "sys.argv = ['kubewire', *sys.argv[2:]]\n"
+            "from classifier.cli import console\nconsole()\n")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", code, str(tmp_path / "marker"), *args],
+                              capture_output=True, text=True, check=False)
+
+    out = tmp_path / "flows.csv"
+    done = run("flows", str(capture), "-o", str(out))
+    assert done.returncode == EXIT_OK, done.stderr
+    assert (tmp_path / "marker").read_text() == "ran"
+    assert "flows written to" in done.stderr.splitlines()[-1]
+    assert (tmp_path / "flows.csv.custody.json").exists()
+    with pytest.raises(SystemExit):
+        from classifier.cli import main
+
+        main(["flows", str(capture), "-o", str(tmp_path / "same.csv"), "-q"])
+    assert out.read_bytes() == (tmp_path / "same.csv").read_bytes()
+    table = run("flows", str(capture))
+    assert table.returncode == EXIT_OK and len(table.stdout.splitlines()) > 1  # flushed
+    missing = run("flows", str(tmp_path / "x.pcap"))
+    assert missing.returncode == EXIT_USAGE
+    assert len(missing.stderr.splitlines()) == 1 and "x.pcap" in missing.stderr
