@@ -309,10 +309,12 @@ def conform(df: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]] |
     for c in table.columns:
         if c.name in frame.columns:
             s = frame[c.name]
-            if c.dtype == UTC_TS:
+            if str(s.dtype) == c.dtype or c.dtype == "object":
+                pass  # already the column's dtype: astype would only cost time
+            elif c.dtype == UTC_TS:
                 s = pd.to_datetime(s, utc=True)
                 s = s.astype(UTC_TS)
-            elif c.dtype != "object":
+            else:
                 s = s.astype(c.dtype)
             out[c.name] = s.reset_index(drop=True)
         else:
