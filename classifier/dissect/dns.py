@@ -12,18 +12,21 @@ HEADER: Final = 12  # RFC 1035 §4.1.1
 
 def _question_ok(data: bytes, pos: int) -> bool:
     """A QNAME of labels then QTYPE and QCLASS IN/CH/HS/ANY (RFC 1035 §3.2.4) fits at pos."""
+    end = len(data)
     for _ in range(128):
-        if pos >= len(data):
+        if pos >= end:
             return False
         ln = data[pos]
         if ln == 0:
-            if pos + 5 > len(data):
-                return False
-            return int.from_bytes(data[pos + 3:pos + 5], "big") in (1, 3, 4, 254, 255)
+            return pos + 5 <= end and (data[pos + 3] << 8 | data[pos + 4]) in _QCLASSES
         if ln > 63:
             return False
         pos += 1 + ln
     return False
+
+
+_QCLASSES: Final = frozenset((1, 3, 4, 254, 255))
+"""QCLASS values of a question: IN, CH, HS, NONE, ANY (RFC 1035 §3.2.4-3.2.5, RFC 2136)."""
 
 
 _last: tuple[bytes | None, int | None] = (None, None)
@@ -44,13 +47,14 @@ def _message_offset(data: bytes) -> int | None:
 
 
 def _find_offset(data: bytes) -> int | None:
+    n = len(data)
     for off in (0, 2):
-        if len(data) < off + HEADER + 5:
+        if n < off + HEADER + 5:
             continue
-        if off == 2 and int.from_bytes(data[:2], "big") < HEADER:
+        if off == 2 and (data[0] << 8 | data[1]) < HEADER:
             continue
-        flags = int.from_bytes(data[off + 2:off + 4], "big")
-        qd = int.from_bytes(data[off + 4:off + 6], "big")
+        flags = data[off + 2] << 8 | data[off + 3]
+        qd = data[off + 4] << 8 | data[off + 5]
         opcode = (flags >> 11) & 0xF
         z = (flags >> 6) & 0x1  # reserved Z bit, must be zero
         if qd == 1 and opcode in (0, 2, 4, 5) and not z and _question_ok(data, off + HEADER):
