@@ -21,8 +21,9 @@ class Span:
 
 
 def scan_span(index: int, path: str) -> Span:
-    """Read only record headers of a file → its time range."""
-    r = CaptureReader(path)
+    """Read only record headers of a file → its time range (not hashed: the read proper
+    hashes it)."""
+    r = CaptureReader(path, hashed=False)
     for _ in r.batches():
         pass
     return Span(index, path, r.first_ts, r.last_ts)

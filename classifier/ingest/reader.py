@@ -93,6 +93,8 @@ class CaptureReader:
     last_ts: int | None = None
     size: int = 0
     total: int = 0
+    hashed: bool = True
+    """SHA-256 the bytes read (False: ``sha256`` stays "", for passes that need only records)."""
     _source: Source | None = field(default=None, repr=False)
 
     @property
@@ -103,7 +105,7 @@ class CaptureReader:
 
     def batches(self) -> Iterator[RecordBatch]:
         """The file → record batches, in file order. Raises CaptureError if not a capture."""
-        src = Source(self.path)
+        src = Source(self.path, hashed=self.hashed)
         self.total = src.total
         try:
             yield from self._read(src)

@@ -30,9 +30,10 @@ HASHER_MIN_BYTES: Final = 64 << 20
 class _Hashing(io.RawIOBase):
     """Raw stream under gzip: replays a sniffed prefix, hashes and counts every raw byte."""
 
-    def __init__(self, raw: IO[bytes], prefix: bytes) -> None:
+    def __init__(self, raw: IO[bytes], prefix: bytes, hashed: bool = True) -> None:
         self._raw = raw
         self._prefix = prefix
+        self._hashes = hashed
         self.sha = hashlib.sha256(prefix)
         self.size = len(prefix)
 
@@ -48,16 +49,21 @@ class _Hashing(io.RawIOBase):
             return k
         n = self._raw.readinto(mv)  # type: ignore[attr-defined]
         if n:
-            self.sha.update(mv[:n])
+            if self._hashes:
+                self.sha.update(mv[:n])
             self.size += n
         return int(n or 0)
 
 
 class Source:
-    """One capture being read: ``readinto`` gives (decompressed) bytes; size/SHA-256 of raw bytes."""
+    """One capture being read: ``readinto`` gives (decompressed) bytes; size/SHA-256 of raw bytes.
 
-    def __init__(self, path: str) -> None:
+    With ``hashed=False`` nothing is hashed and ``sha256()`` is "" (a pass that only needs
+    the records, such as the time-range scan of several files)."""
+
+    def __init__(self, path: str, *, hashed: bool = True) -> None:
         self.path = path
+        self._hashes = hashed
         try:
             raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         except FileNotFoundError:
@@ -79,7 +85,7 @@ class Source:
         self._hashing: _Hashing | None = None
         self._gz: gzip.GzipFile | None = None
         if self.gzip:
-            self._hashing = _Hashing(raw, head)
+            self._hashing = _Hashing(raw, head, hashed)
             self._gz = gzip.GzipFile(fileobj=self._hashing, mode="rb")
         self._pool: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[int, Future[None]]] = deque()
@@ -87,7 +93,7 @@ class Source:
         self._hasher: FileHasher | None = None
         self._digest: str | None = None
         self._close_pending = False
-        if not self.gzip and self.total >= HASHER_MIN_BYTES and os.path.isfile(path) \
+        if hashed and not self.gzip and self.total >= HASHER_MIN_BYTES and os.path.isfile(path) \
                 and hasattr(os, "preadv"):
             hasher = FileHasher(raw.fileno())
             self._hasher = hasher if hasher.ok else None
@@ -129,6 +135,8 @@ class Source:
 
     def _hash(self, data: memoryview | bytes) -> None:
         self._size += len(data)
+        if not self._hashes:
+            return
         if self._hasher is not None:
             self._hasher.advance(self._size)
             return
@@ -157,7 +165,9 @@ class Source:
 
     def sha256(self) -> str:
         """SHA-256 (hex) of the raw bytes read so far (with the helper process: of the bytes
-        read when first asked; call it after the read)."""
+        read when first asked; call it after the read); "" when not hashing."""
+        if not self._hashes:
+            return ""
         if self._hasher is not None:
             if self._digest is None:
                 try:

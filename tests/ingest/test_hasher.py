@@ -131,3 +131,43 @@ def test_gzip_and_trailing_bytes_keep_their_digest(tmp_path: Path,
     r = _read_all(tail)
     assert r.sha256 == hashlib.sha256(tail.read_bytes()).hexdigest()
     assert r.size == tail.stat().st_size
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_pass_that_needs_only_records_hashes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gzipped: bool) -> None:
+    """CaptureReader(hashed=False) (the time-range scan of several files): the same records
+    and size, no helper process, no digest."""
+    monkeypatch.setattr(source, "HASHER_MIN_BYTES", 0)
+    path = CAPTURE
+    if gzipped:
+        path = tmp_path / "c.pcap.gz"
+        path.write_bytes(gzip.compress(CAPTURE.read_bytes()))
+    started: list[int] = []
+    monkeypatch.setattr(source.FileHasher, "__init__",
+                        lambda self, fd: started.append(fd) or setattr(self, "ok", False))
+    plain = CaptureReader(str(path), chunk=65536, hashed=False)
+    frames = [int(b.frame[-1]) for b in plain.batches() if len(b)]
+    assert plain.sha256 == "" and started == []
+    assert plain.size == path.stat().st_size
+    hashed = CaptureReader(str(path), chunk=65536)
+    assert frames == [int(b.frame[-1]) for b in hashed.batches() if len(b)]
+    assert hashed.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert started == ([] if gzipped else [started[0]])
+
+
+def test_the_time_range_scan_of_several_files_hashes_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from classifier.flows import points
+
+    monkeypatch.setattr(source, "HASHER_MIN_BYTES", 0)
+    seen: list[bool] = []
+    real = source.Source.__init__
+
+    def spy(self: source.Source, path: str, *, hashed: bool = True) -> None:
+        seen.append(hashed)
+        real(self, path, hashed=hashed)
+
+    monkeypatch.setattr(source.Source, "__init__", spy)
+    span = points.scan_span(0, str(CAPTURE))
+    assert seen == [False] and span.first is not None and span.last is not None
