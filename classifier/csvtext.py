@@ -157,7 +157,7 @@ def _isoformat(s: pd.Series) -> Any:
     keep = np.where(frac == 0, 19, np.where(frac % 1000 == 0, 26, 29))
     chars = np.ascontiguousarray(full, dtype="U29").view(np.uint32).reshape(-1, 29)
     chars[np.arange(29) >= keep[:, None]] = 0  # numpy strings end at their first NUL
-    text = np.strings.add(chars.view("U29").ravel(), "+00:00")
+    text = np.char.add(chars.view("U29").ravel(), "+00:00")  # np.strings.add on numpy 2
     return pa.array(text, pa.large_string(), mask=na)
 
 
