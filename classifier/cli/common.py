@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 import click
 
 from classifier.errors import KubewireError
-from classifier.heap import trim_heap as trim_heap
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -19,9 +19,9 @@ from classifier.cli.common import (
     inventory_option,
     quiet_option,
     stderr_is_tty,
-    trim_heap,
 )
 from classifier.errors import OutputError
+from classifier.heap import trim_heap
 
 if TYPE_CHECKING:  # pandas and the table modules load once a capture is being read
     import pandas as pd
