@@ -36,6 +36,8 @@ ALIGN: Final = 64
 arrays (views of the body) are aligned to their item size."""
 PIPE_BYTES: Final = 1 << 20
 """Pipe buffer asked for (Linux F_SETPIPE_SZ): a batch crosses in fewer, larger writes."""
+COUNTER: Final = struct.Struct("<q")
+"""The progress counter in shared memory: bytes the child has read."""
 POLL_S: Final = 0.1
 """How often a waiting parent passes the child's progress on."""
 
@@ -55,7 +57,7 @@ class ReaderProcess:
         self.stats: list[dict[str, object]] = []
         self.inputs: list[dict[str, object]] = []
         self._cb, self._total = reader.progress.cb, reader.progress.total
-        self._done = mmap.mmap(-1, 8)
+        self._done = mmap.mmap(-1, COUNTER.size)
         r, w = os.pipe()
         with contextlib.suppress(AttributeError, OSError):
             import fcntl
@@ -108,7 +110,7 @@ class ReaderProcess:
 
     def _report(self, final: bool = False) -> None:
         if self._cb is not None:
-            done = self._total if final and self._total else struct.unpack_from("<q", self._done)[0]
+            done = self._total if final and self._total else COUNTER.unpack_from(self._done)[0]
             self._cb(done, self._total)
 
     def _status(self) -> str:
@@ -137,7 +139,7 @@ def _child(reader: PointReader, fd: int, done: mmap.mmap) -> NoReturn:
     """In the forked child: run the read, send its batches, accounting or error; exit."""
     code = 0
     try:
-        reader.progress = FileProgress(lambda n, _total: struct.pack_into("<q", done, 0, n),
+        reader.progress = FileProgress(lambda n, _total: COUNTER.pack_into(done, 0, n),
                                        reader.progress.total)
         for batch in reader.finished():
             _send(fd, b"F", *_pack(batch))
