@@ -84,9 +84,11 @@ def csv_header(names: Iterable[Any]) -> str:
     return ",".join(_quote_py(str(c)) for c in names) + "\n"
 
 
-def write_csv_rows(frame: pd.DataFrame, fh: IO[str]) -> None:
-    """Frame → its CSV rows (no header) appended to ``fh``, ``CSV_ROWS`` at a time."""
-    columns = [_CsvColumn(frame[c]) for c in frame.columns]
+def write_csv_rows(frame: pd.DataFrame, fh: IO[str],
+                   names: Iterable[Any] | None = None) -> None:
+    """Frame → its CSV rows (no header) appended to ``fh``, ``CSV_ROWS`` at a time: all its
+    columns, or those in ``names`` in that order."""
+    columns = [_CsvColumn(frame[c]) for c in (frame.columns if names is None else names)]
     for start in range(0, len(frame), CSV_ROWS):
         stop = min(start + CSV_ROWS, len(frame))
         if not columns:
@@ -114,13 +116,18 @@ class _CsvColumn:
             self.kind = "object"
         elif pd.api.types.is_bool_dtype(dtype):
             self.kind = "bool"
-            self.arrow = pa.array(s.astype("boolean"), pa.bool_())
+            self.arrow = pa.array(s.array if isinstance(dtype, pd.BooleanDtype)
+                                  else s.astype("boolean").array, pa.bool_())
         elif pd.api.types.is_integer_dtype(dtype):
             self.kind = "int"
             self.arrow = pc.cast(pa.array(s), pa.large_string())
         else:
-            arr = pa.array(s.array) if isinstance(dtype, pd.StringDtype) and \
-                dtype.storage == "pyarrow" else pa.array(s.astype("string"), pa.large_string())
+            if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+                arr = pa.array(s.array)
+            elif isinstance(dtype, pd.CategoricalDtype) and _text_categories(dtype):
+                arr = _category_text(s)
+            else:
+                arr = pa.array(s.astype("string"), pa.large_string())
             self.arrow = pc.cast(arr, pa.large_string())
             # most text columns need neither defusing nor quoting: their slices are the cells
             self.plain = not _may_need_care(self.arrow)
@@ -145,6 +152,22 @@ class _CsvColumn:
         risky = pc.fill_null(pc.match_substring_regex(arr, _FORMULA_RE), False)
         arr = pc.if_else(risky, pc.binary_join_element_wise(_lit("'"), arr, _lit("")), arr)
         return _quote(arr)
+
+
+def _text_categories(dtype: pd.CategoricalDtype) -> bool:
+    """Are the categories all text (so each cell's text is its category as it is)?"""
+    cats = dtype.categories
+    if isinstance(cats.dtype, pd.StringDtype):
+        return True
+    return cats.dtype == object and all(type(v) is str for v in cats)
+
+
+def _category_text(s: pd.Series) -> Any:
+    """A categorical column with text categories → its cells as Arrow large strings (the
+    categories taken by code, no per-cell conversion), NA → null."""
+    codes = np.asarray(s.array.codes)
+    cats = pa.array(list(s.cat.categories), pa.large_string())
+    return cats.take(pa.array(codes, mask=codes < 0))
 
 
 def _isoformat(s: pd.Series) -> Any:

@@ -127,19 +127,20 @@ class TableWriter:
         """A batch of rows → appended to the file after the earlier batches."""
         if self._closed:
             raise ValueError(f"{self.out}: write to a closed TableWriter")
-        # a 0-based index lets a slice of a conformed frame skip conform's column-by-column path
-        batch = schema.for_export(schema.conform(frame.reset_index(drop=True), self.spec), self.spec)
+        if not schema.conforms(frame, self.spec):
+            # a 0-based index lets a slice of a conformed frame skip conform's column-by-column path
+            frame = schema.conform(frame.reset_index(drop=True), self.spec)
         with _output_errors(self.out):
-            if self.suffix == ".csv":
-                write_csv_rows(batch, self._fh)
+            if self.suffix == ".csv":  # the exported columns read in place: no new frame
+                write_csv_rows(frame, self._fh, self.spec.export_names)
             elif self.suffix == ".jsonl":
-                _write_jsonl_rows(batch, self._fh)
+                _write_jsonl_rows(schema.for_export(frame, self.spec), self._fh)
             else:
-                self._pending.append(self._arrow(batch))
-                self._pending_rows += len(batch)
+                self._pending.append(self._arrow(schema.for_export(frame, self.spec)))
+                self._pending_rows += len(frame)
                 if self._pending_rows >= PARQUET_ROWS:
                     self._flush()
-        self.rows += len(batch)
+        self.rows += len(frame)
 
     def close(self) -> None:
         """Finish the file (Parquet: the buffered rows and the footer); closing again does nothing.

@@ -64,6 +64,9 @@ def test_csv_text_equals_pandas_to_csv_for_every_dtype(tmp_path: Path, rows_per_
         "i64": list(range(-3, n - 3)),
         "f": [3.0, 0.1, 1e20, float("nan"), 1 / 3, -0.0, 2.5e-7, *[1.5] * (n - 7)],
         "flag": pd.array([True, False, None, *[True] * (n - 3)], dtype="boolean"),
+        "np_flag": [i % 3 == 0 for i in range(n)],
+        "num_cat": pd.Categorical([1, None, 2.5, *[3] * (n - 3)]),
+        "mixed_cat": pd.Categorical(["a", 1, None, *["=b"] * (n - 3)]),
         "ts": pd.to_datetime([1_700_000_000_123_456_789, None, 1_700_000_000_000_000_000,
                               *[1_700_000_000_100_000_000] * (n - 3)], utc=True),
     })

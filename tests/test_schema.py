@@ -34,7 +34,7 @@ MARKERS = {schema.UTC_TS: pd.NaT, "object": None, "float64": float("nan")}
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [0, 1, 5000])
 def test_filled_columns_hold_only_their_missing_marker(dtype: str, n: int) -> None:
-    got = schema._missing(dtype, n)
+    got = schema.na_column(dtype, n)
     assert str(got.dtype) == dtype and len(got) == n and got.isna().all()
     assert isinstance(got.index, pd.RangeIndex) and got.index.start == 0
     marker = MARKERS.get(dtype, pd.NA)
@@ -66,3 +66,34 @@ def test_names_are_unique_and_export_drops_payload() -> None:
 ])
 def test_is_missing_knows_every_missing_value_marker(value: object, missing: bool) -> None:
     assert schema.is_missing(value) is missing
+
+
+def test_empty_frames_are_new_each_time() -> None:
+    first = schema.empty(schema.TLS)
+    first["sni"] = pd.Series(["changed"], dtype="string").iloc[:0]
+    first.attrs["x"] = 1
+    first.insert(0, "extra", pd.Series([], dtype=object))
+    again = schema.empty(schema.TLS)
+    assert list(again.columns) == schema.TLS.names and not again.attrs and again is not first
+
+
+def test_frame_of_places_columns_by_position_and_keeps_object_columns() -> None:
+    columns = {
+        "text": pd.Series(["a", None], dtype="string", index=[7, 3]),
+        "obj": pd.Series(["x", ["y"]], dtype=object, index=[5, 6]),
+        "objtext": pd.Series(["p", "q"], dtype=object),
+        "n": pd.Series([1, None], dtype="UInt32"),
+        "ts": pd.Series(pd.to_datetime([0, None], utc=True), index=[1, 0]),
+    }
+    got = schema.frame_of(columns, 2)
+    want = pd.DataFrame({k: s.reset_index(drop=True) for k, s in columns.items()})
+    pd.testing.assert_frame_equal(got, want)
+    assert got["objtext"].dtype == object and isinstance(got.index, pd.RangeIndex)
+
+
+def test_conform_of_a_frame_with_another_index_resets_it_and_fills_the_rest() -> None:
+    frame = pd.DataFrame({"capture": ["a.pcap", "b.pcap"], "packets": [3, 4]}, index=[10, 4])
+    got = schema.conform(frame, schema.INPUTS)
+    assert schema.conforms(got, schema.INPUTS) and not schema.conforms(frame, schema.INPUTS)
+    assert got["capture"].tolist() == ["a.pcap", "b.pcap"] and got["packets"].tolist() == [3, 4]
+    assert got["sha256"].isna().all() and got["first_ts"].isna().all()

@@ -105,13 +105,15 @@ def _sniffed_name(orig: bytes, resp: bytes) -> str:
     return d.name if d is not None else "unknown"
 
 
-def _base(flows: pd.DataFrame) -> pd.DataFrame:
-    """The FLOW_BASE part of the input, conformed (skipped when it already is: the common case)."""
+def _base(flows: pd.DataFrame) -> dict[str, pd.Series[Any]]:
+    """The FLOW_BASE columns of the input by name, conformed (skipped when they already are:
+    the common case)."""
     names = schema.FLOW_BASE.names
-    if list(flows.columns[:len(names)]) == names and all(
-            str(flows[c].dtype) == t for c, t in schema.FLOW_BASE.dtypes.items()):
-        return flows[names].reset_index(drop=True)
-    return schema.conform(flows[[c for c in names if c in flows.columns]], schema.FLOW_BASE)
+    if list(flows.columns[:len(names)]) != names or any(
+            str(dt) != t for dt, t in zip(flows.dtypes.iloc[:len(names)],
+                                          schema.FLOW_BASE.dtypes.values(), strict=True)):
+        flows = schema.conform(flows[[c for c in names if c in flows.columns]], schema.FLOW_BASE)
+    return {c: flows[c] for c in names}
 
 
 def _dissect_rows(col: Collector, origs: list[Any], resps: list[Any],
@@ -183,7 +185,7 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False, tables: bool = True) -
         if reasons:
             log.info("dissect: %d flows, reasons: %s", n,
                      ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
-        out = pd.concat([_base(flows), col.flow_columns()], axis=1)
+        out = schema.frame_of({**_base(flows), **col.flow_columns()}, n)
         if not tables:
             return Dissection(flows=out, tls=schema.empty(schema.TLS),
                               certificates=schema.empty(schema.CERTIFICATES),

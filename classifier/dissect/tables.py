@@ -117,9 +117,18 @@ def build(rows: list[dict[str, Any]], table: schema.Table,
           given: dict[str, pd.Series[Any]] | None = None) -> pd.DataFrame:
     """Sparse row dicts (absent key or None = NA) + ready columns → the table, equal to
     ``schema.conform(rows, table)``."""
+    if not rows:
+        return schema.empty(table)
+    return schema.frame_of(build_columns(rows, table, given), len(rows))
+
+
+def build_columns(rows: list[dict[str, Any]], table: schema.Table,
+                  given: dict[str, pd.Series[Any]] | None = None) -> dict[str, pd.Series[Any]]:
+    """Sparse row dicts + ready columns → the table's columns by name (``build`` without the
+    frame)."""
     n = len(rows)
     if n == 0:
-        return schema.empty(table)
+        return {c.name: schema.na_column(c.dtype, 0) for c in table.columns}
     columns = _transpose(rows)
     extra = set(columns) - set(table.names)
     if extra:
@@ -136,8 +145,8 @@ def build(rows: list[dict[str, Any]], table: schema.Table,
             out[name] = pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())),
                                   copy=False)
         else:
-            out[name] = _conform_one(pd.DataFrame(index=range(n)), c)
-    return pd.DataFrame(out)
+            out[name] = schema.na_column(c.dtype, n)
+    return out
 
 
 def _conform_one(frame: pd.DataFrame, column: schema.Column) -> pd.Series[Any]:
@@ -173,9 +182,9 @@ class Collector:
         if facts.certs:
             self.sightings.append((i, facts))
 
-    def flow_columns(self) -> pd.DataFrame:
-        """The FLOW_DISSECT columns, one row per flow added, in order."""
-        return build(self.flows, schema.FLOW_DISSECT)
+    def flow_columns(self) -> dict[str, pd.Series[Any]]:
+        """The FLOW_DISSECT columns by name, one row per flow added, in order."""
+        return build_columns(self.flows, schema.FLOW_DISSECT)
 
     def tls(self, identity: Callable[[str, list[int]], pd.Series[Any]]) -> pd.DataFrame:
         """schema.TLS table; ``identity(column, positions)`` gives the flows' identity values."""

@@ -247,19 +247,20 @@ def _build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.Data
         "tunnel": tunnel,
         "tunnel_orig_h": [a if k else None for a, k in zip(t_orig, has_tun.tolist(), strict=True)],
         "tunnel_resp_h": [a if k else None for a, k in zip(t_resp, has_tun.tolist(), strict=True)],
-        "tunnel_id": pd.array(np.where(tid >= 0, tid, 0), dtype="UInt32"),
+        "tunnel_id": _uint32(tid),
         "capture": [files[i] for i in f["first_file"].tolist()],
         "first_frame": f["first_frame"], "last_frame": f["last_frame"],
         "captures": ["|".join(s) for s in seen],
         "capture_points": [point] * n,
-        "orig_isn": pd.array(np.where(isn[:, 0] >= 0, isn[:, 0], 0), dtype="UInt32"),
-        "resp_isn": pd.array(np.where(isn[:, 1] >= 0, isn[:, 1], 0), dtype="UInt32"),
+        "orig_isn": _uint32(isn[:, 0]), "resp_isn": _uint32(isn[:, 1]),
         "orig_burst_interval": burst,
         "orig_payload": prefixes[0::2],
         "resp_payload": prefixes[1::2],
     }
-    frame = pd.DataFrame(cols)
-    frame.loc[tid < 0, "tunnel_id"] = pd.NA
-    frame.loc[isn[:, 0] < 0, "orig_isn"] = pd.NA
-    frame.loc[isn[:, 1] < 0, "resp_isn"] = pd.NA
-    return schema.conform(frame, schema.FLOW_BASE), uids
+    return schema.conform(pd.DataFrame(cols), schema.FLOW_BASE), uids
+
+
+def _uint32(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Per flow values, negative = none → a UInt32 column (NA where negative)."""
+    missing = values < 0
+    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.uint32), missing)
