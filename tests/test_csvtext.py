@@ -100,7 +100,7 @@ def test_csv_times_match_isoformat_at_the_ends_of_the_ns_range(tmp_path: Path) -
     ns = [-1, -1_000_000_000, -123_456_789_000, 0, 1, 1_000, 2**63 - 1, -(2**63) + 1, None]
     ts = pd.Series(pd.to_datetime(ns, utc=True))
     write_csv(pd.DataFrame({"ts": ts}), tmp_path / "t.csv")
-    want = ["" if pd.isna(v) else v.isoformat() for v in ts]
+    want = ['""' if pd.isna(v) else v.isoformat() for v in ts]  # a lone empty cell is ""
     assert (tmp_path / "t.csv").read_text().splitlines()[1:] == want
 
 
@@ -114,3 +114,26 @@ def test_byte_scan_flags_every_cell_that_needs_care(cell: str) -> None:
     assert csvtext._may_need_care(arr.slice(3, 1))
     assert not csvtext._may_need_care(pa.array(["a-b", "x=y", None, "ü"], pa.large_string()))
     assert not csvtext._may_need_care(pa.array([None, None], pa.large_string()))
+
+
+@pytest.mark.parametrize("empty_at", [(0,), (1, 2), (3,), (0, 1, 2, 3), ()])
+def test_csv_rows_with_all_empty_columns_anywhere(tmp_path: Path, empty_at: tuple[int, ...]) -> None:
+    """Runs of all-NA columns are folded into fewer join arguments: same text as pandas."""
+    columns = {
+        "a": pd.array(["x", None, "y"], dtype="string"),
+        "b": pd.array([1, 2, None], dtype="UInt16"),
+        "c": pd.Categorical(["p", "q", "p"]),
+        "d": pd.array([True, None, False], dtype="boolean"),
+    }
+    frame = pd.DataFrame({k: (pd.Series(v).iloc[:0].reindex(range(3)) if i in empty_at else v)
+                          for i, (k, v) in enumerate(columns.items())})
+    out = tmp_path / "e.csv"
+    write_csv(frame, out)
+    assert out.read_bytes().decode() == _pandas_reference(frame)
+
+
+def test_csv_rows_of_one_all_empty_column(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"only": pd.array([None, None], dtype="string")})
+    out = tmp_path / "one.csv"
+    write_csv(frame, out)
+    assert out.read_bytes().decode() == _pandas_reference(frame) == 'only\n""\n""\n'
