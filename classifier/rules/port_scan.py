@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar, Final
 
-import pandas as pd
-
 from classifier.rules.base import (
     FAILED_STATES,
     Context,
@@ -67,19 +65,23 @@ class PortScan:
         proto = f["proto"].astype("string").fillna("") == "tcp"
         port = f["resp_p"].astype("Int64").isin(list(CONTROL_PLANE_PORTS)).fillna(False)
         no_req = f["orig_bytes"].astype("UInt64").fillna(0).astype("int64") == 0
-        probes = f[proto & port.astype(bool) & no_req]
+        probes = f[proto & port.astype(bool) & no_req].sort_values(["ts", "uid"], kind="stable")
+        # the probes' rows made once, then grouped by source (in time order within a source)
+        by_source: dict[str, list[dict[str, Any]]] = {}
+        for src, r in zip(probes["orig_h"].astype(str).tolist(), rows(probes), strict=True):
+            by_source.setdefault(src, []).append(r)
         out: list[Finding] = []
-        for src, grp in probes.groupby(probes["orig_h"].astype(str), sort=True):
-            finding = _judge(str(src), grp)
+        for src in sorted(by_source):
+            finding = _judge(src, by_source[src])
             if finding is not None:
                 out.append(finding)
         return out
 
 
-def _judge(src: str, grp: pd.DataFrame) -> Finding | None:
-    grp = grp.sort_values(["ts", "uid"], kind="stable")
+def _judge(src: str, probes: list[dict[str, Any]]) -> Finding | None:
+    """One source's probe rows (in time order) → its finding, or None when not a scan."""
     targets: dict[str, list[dict[str, Any]]] = {}
-    for r in rows(grp):
+    for r in probes:
         targets.setdefault(endpoint(r), []).append(r)
     failed = [t for t, rs in targets.items()
               if all(str(r["conn_state"]) in FAILED_STATES for r in rs)]
@@ -98,5 +100,5 @@ def _judge(src: str, grp: pd.DataFrame) -> Finding | None:
     }
     evidence = [summary] + [flow_evidence(rs[0], "conn_state", "client_role", "client_name")
                             for rs in targets.values()]
-    return Finding(subject=src, uids=tuple(str(u) for u in grp["uid"]),
+    return Finding(subject=src, uids=tuple(str(r["uid"]) for r in probes),
                    evidence=tuple(evidence))
