@@ -103,6 +103,8 @@ def _draw_edges(ax: Axes, topo: Topology, pos: dict[str, tuple[float, float]],
     max_bytes = max((d["bytes"] for *_, d in edges), default=0)
     # parallel edges between the same two endpoints fan out with different curvature
     seen: dict[frozenset[str], int] = {}
+    # the security markers at the edges' middles, drawn as one collection per marker kind
+    marks: dict[str, list[tuple[float, float, str]]] = {}
     for u, v, path, d in edges:
         pair = frozenset((u, v))
         nth = seen.get(pair, 0)
@@ -121,9 +123,7 @@ def _draw_edges(ax: Axes, topo: Topology, pos: dict[str, tuple[float, float]],
             mutation_scale=10 + width * 2, linewidth=width, linestyle=style, color=colour,
             alpha=0.85, shrinkA=14, shrinkB=16, zorder=3))
         mx, my = _arc_mid((x1, y1), (x2, y2), rad)
-        marker, filled, _ = SECURITY_MARKERS[d["security"]]
-        ax.scatter([mx], [my], s=42, marker=marker, zorder=5, linewidths=1.2,
-                   facecolors=colour if filled else "white", edgecolors=colour)
+        marks.setdefault(d["security"], []).append((mx, my, colour))
         if flagged:
             ids = d["findings"]
             text = "\n".join(ids[:_MAX_LABELLED_IDS])
@@ -134,6 +134,13 @@ def _draw_edges(ax: Axes, topo: Topology, pos: dict[str, tuple[float, float]],
                         **text_kw(fontsize=6.5, color=FLAG_COLOUR, zorder=6,
                                   bbox={"boxstyle": "round,pad=0.2", "fc": "white",
                                         "ec": FLAG_COLOUR, "lw": 0.5, "alpha": 0.9}))
+    for security, (marker, filled, _) in SECURITY_MARKERS.items():
+        points = marks.get(security)
+        if points:
+            colour_of = [c for _, _, c in points]
+            ax.scatter([x for x, _, _ in points], [y for _, y, _ in points], s=42,
+                       marker=marker, zorder=5, linewidths=1.2,
+                       facecolors=colour_of if filled else "white", edgecolors=colour_of)
 
 
 def _arc_mid(a: tuple[float, float], b: tuple[float, float], rad: float) -> tuple[float, float]:

@@ -73,13 +73,16 @@ def endpoint_table(result: Any) -> pd.DataFrame:
     ips = sorted(str(ip) for ip in pd.unique(seen["ip"]))
     fallback_role = _most_common(seen, "role")
     fallback_name = _most_common(seen, "name")
-    hosts = result.hosts.drop_duplicates("ip").set_index("ip") if len(result.hosts) else None
+    # the first hosts row of each ip (a dict: row lookups in a frame cost ~0.2 ms each)
+    known: dict[str, tuple[str, str, str]] = {}
+    hosts = result.hosts
+    if len(hosts):
+        for ip, *rest in zip(*(hosts[c].tolist() for c in ("ip", "role", "name", "node")),
+                             strict=True):
+            known.setdefault(ip, (_text(rest[0]), _text(rest[1]), _text(rest[2])))
     rows = []
     for ip in ips:
-        h = hosts.loc[ip] if hosts is not None and ip in hosts.index else None
-        role = _text(h["role"]) if h is not None else ""
-        name = _text(h["name"]) if h is not None else ""
-        node = _text(h["node"]) if h is not None else ""
+        role, name, node = known.get(ip, ("", "", ""))
         role = role or fallback_role.get(ip, "") or "unknown"
         name = name or fallback_name.get(ip, "")
         if role == "node" and not node:
@@ -113,15 +116,19 @@ def edge_table(result: Any) -> pd.DataFrame:
     out = grouped.agg(flows=("uid", "size"), bytes=("bytes", "sum"),
                       plaintext_flows=("plaintext", "sum"), first_ts=("ts", "min"),
                       last_ts=("ts", "max")).reset_index()
-    kinds = (f[[*keys, "auth"]].drop_duplicates().sort_values("auth", kind="mergesort")
-             .groupby(keys, sort=False)["auth"].agg(",".join))
-    out = out.merge(kinds.rename("auth").reset_index(), on=keys, how="left")
-    pairs = pd.DataFrame([(u, i) for u, ids in by_uid.items() for i in ids],
-                         columns=["uid", "finding"])
-    flagged = pairs.merge(f[[*keys, "uid"]], on="uid")
-    ids = flagged.groupby(keys, sort=False)["finding"].agg(lambda s: sorted(set(s)))
-    out = out.merge(ids.rename("findings").reset_index(), on=keys, how="left")
-    out["findings"] = [v if isinstance(v, list) else [] for v in out["findings"]]
+    # per edge: its auth kinds (sorted, distinct) and finding ids, grouped in plain dicts
+    # (a per-group Python aggregation in pandas costs ~70 us a group)
+    edge_keys = list(zip(*(f[k].tolist() for k in keys), strict=True))
+    auths: dict[tuple[str, str, str], set[str]] = {}
+    found: dict[tuple[str, str, str], set[str]] = {}
+    for key, auth, uid in zip(edge_keys, f["auth"].tolist(), f["uid"].tolist(), strict=True):
+        auths.setdefault(key, set()).add(auth)
+        ids = by_uid.get(uid)
+        if ids:
+            found.setdefault(key, set()).update(ids)
+    out_keys = list(zip(*(out[k].tolist() for k in keys), strict=True))
+    out["auth"] = pd.array([",".join(sorted(auths[k])) for k in out_keys], dtype="string")
+    out["findings"] = [sorted(found.get(k, ())) for k in out_keys]
     tokens = "," + out["auth"].astype(str) + ","
     out["security"] = "tls"
     out.loc[out["auth"] == "mtls", "security"] = "mtls"
