@@ -143,3 +143,21 @@ def test_without_tables_the_flows_are_the_same_and_the_tables_empty() -> None:
     for frame, table in ((lean.tls, schema.TLS), (lean.http, schema.HTTP),
                          (lean.certificates, schema.CERTIFICATES)):
         assert list(frame.columns) == table.names and len(frame) == 0
+
+
+def test_a_filtered_flow_table_dissects_by_position() -> None:
+    """Rows picked out of a table (gaps in the index) dissect as the same rows renumbered:
+    columns are joined by position, payload prefixes included."""
+    from classifier.flows import assemble
+    from tests.conftest import CAPTURES
+
+    flows = assemble([str(CAPTURES / "attack.pcap")]).flows
+    picked = flows.iloc[::-2]
+    assert not picked.index.equals(pd.RangeIndex(len(picked)))
+    got = dissect(picked).flows
+    pd.testing.assert_frame_equal(got, dissect(picked.reset_index(drop=True)).flows)
+    assert got["uid"].tolist() == picked["uid"].tolist()
+    assert got["orig_payload"].tolist() == picked["orig_payload"].tolist()
+    assert schema.conforms(got[schema.FLOW_BASE.names + schema.FLOW_DISSECT.names],
+                           schema.Table("flows", schema.FLOW_BASE.columns
+                                        + schema.FLOW_DISSECT.columns))
