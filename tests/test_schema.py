@@ -77,6 +77,13 @@ def test_empty_frames_are_new_each_time() -> None:
     assert list(again.columns) == schema.TLS.names and not again.attrs and again is not first
 
 
+def test_empty_tables_of_one_name_keep_their_own_dtypes() -> None:
+    as_text = schema.Table("adhoc", (schema.Column("x", "string", ""),))
+    as_time = schema.Table("adhoc", (schema.Column("x", schema.UTC_TS, ""),))
+    assert str(schema.empty(as_text)["x"].dtype) == "string"
+    assert str(schema.empty(as_time)["x"].dtype) == schema.UTC_TS
+
+
 def test_frame_of_places_columns_by_position_and_keeps_object_columns() -> None:
     columns = {
         "text": pd.Series(["a", None], dtype="string", index=[7, 3]),
