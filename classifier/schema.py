@@ -315,7 +315,6 @@ def conform(df: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]] |
     if extra:
         raise ValueError(f"{table.name}: columns not in the schema: {sorted(extra)}")
     n = len(frame)
-    aligned = _is_range(frame.index, n)
     out: dict[str, pd.Series[Any]] = {}
     for c in table.columns:
         if c.name in frame.columns:
@@ -327,10 +326,10 @@ def conform(df: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]] |
                 s = s.astype(UTC_TS)
             else:
                 s = s.astype(c.dtype)
-            out[c.name] = s if aligned else s.reset_index(drop=True)
+            out[c.name] = s
         else:
             out[c.name] = na_column(c.dtype, n)
-    return frame_of(out, n)
+    return frame_of(out, n)  # by position, whatever the frame's index
 
 
 def frame_of(columns: Mapping[str, pd.Series[Any]], n: int) -> pd.DataFrame:
