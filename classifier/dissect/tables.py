@@ -141,9 +141,6 @@ def build_columns(rows: list[dict[str, Any]], table: schema.Table,
             out[name] = g if str(g.dtype) == c.dtype else _conform_one(pd.DataFrame({name: g}), c)
         elif name in columns:
             out[name] = _column(columns[name], c.dtype)
-        elif c.dtype == "string" and _arrow_strings():
-            out[name] = pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())),
-                                  copy=False)
         else:
             out[name] = schema.na_column(c.dtype, n)
     return out
