@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     from matplotlib.axes import Axes
 
     from classifier.flows.reading import PointSource
@@ -158,13 +159,15 @@ class Result:
         )
 
 
-def custody(inputs: pd.DataFrame, filters: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Inputs table (+ filters) → chain-of-custody facts: kubewire's version, each input's
-    path, size and SHA-256, and the filters applied."""
+def custody(inputs: pd.DataFrame | Sequence[dict[str, Any]],
+            filters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Inputs table or its rows as dicts (+ filters) → chain-of-custody facts: kubewire's
+    version, each input's path, size and SHA-256, and the filters applied."""
+    rows = inputs if isinstance(inputs, Sequence) else inputs.to_dict("records")
     return {
         "kubewire_version": VERSION,
-        "inputs": [{"capture": str(r.capture), "size": int(r.size), "sha256": str(r.sha256)}
-                   for r in inputs.itertuples()],
+        "inputs": [{"capture": str(r["capture"]), "size": int(r["size"]),
+                    "sha256": str(r["sha256"])} for r in rows],
         "filters": dict(filters or {}),
     }
 
@@ -250,6 +253,12 @@ class CaptureStream:
         self._stream: FlowStream | None = None
 
     @property
+    def points(self) -> int:
+        """Capture points being read (rotated files are one; captures overlapping in time
+        are one each)."""
+        return len(self._sources)
+
+    @property
     def _flows(self) -> FlowStream:
         if self._stream is None:
             from classifier.flows.stage import FlowStream
@@ -265,6 +274,28 @@ class CaptureStream:
             yield schema.conform(dissect(frame, strict=self._strict, tables=False).flows,
                                  schema.FLOWS)
 
+    def tables(self) -> Iterator[pa.Table]:
+        """The same batches as Arrow tables instead of frames (schema.FLOWS with the types
+        ``schema.arrow_table`` gives: categories as text, timestamps ns UTC, payloads binary),
+        made without loading pandas: what ``kubewire flows -o FILE.csv`` writes. Iterate
+        either this or the stream itself, once. Rotated files are one capture point; captures
+        that overlap in time (several points, merged as frames) raise ValueError."""
+        from classifier import schema
+        from classifier.dissect import dissect_arrow
+        from classifier.flows.build import arrow_batches
+
+        if len(self._sources) != 1:
+            raise ValueError("CaptureStream.tables(): captures overlapping in time are merged "
+                             "as frames; iterate the stream instead")
+        for batch in arrow_batches(self._sources[0]):
+            flows = dissect_arrow(batch, strict=self._strict)
+            yield schema.arrow_table(dict(zip(flows.column_names, flows.columns, strict=True)),
+                                     flows.num_rows, schema.FLOWS)
+
+    def stat_rows(self) -> list[dict[str, Any]]:
+        """Packet accounting so far as dicts (the ``stats`` rows), without pandas."""
+        return [dict(r) for src in self._sources for r in src.stats]
+
     @property
     def stats(self) -> pd.DataFrame:
         """Packet accounting (schema.STATS) of what was read so far."""
@@ -277,7 +308,7 @@ class CaptureStream:
 
     def custody(self) -> dict[str, Any]:
         """Chain-of-custody facts: kubewire's version, inputs' SHA-256 and sizes."""
-        return custody(self.inputs)
+        return custody([r for src in self._sources for r in src.inputs])
 
 
 def read_flows(

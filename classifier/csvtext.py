@@ -16,14 +16,16 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from classifier import schema
+
+if TYPE_CHECKING:  # frames are one input; Arrow tables are written without loading pandas
+    import pandas as pd
 
 FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 """Cell prefixes spreadsheets evaluate as formulas."""
@@ -43,7 +45,7 @@ def jsonable(value: Any) -> Any:
     Here because list/dict cells are written as its JSON text; ``tablefile`` re-exports it for
     the JSON writers (importing it from there would be an import cycle).
     """
-    if value is None or value is pd.NA or value is pd.NaT:
+    if value is None or schema.is_missing(value):
         return None
     if isinstance(value, bool | np.bool_):
         return bool(value)
@@ -53,7 +55,7 @@ def jsonable(value: Any) -> Any:
         return None if math.isnan(value) or math.isinf(value) else float(value)
     if isinstance(value, str):
         return value
-    if isinstance(value, pd.Timestamp | datetime):
+    if isinstance(value, datetime):  # pandas' Timestamp too
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
@@ -86,13 +88,21 @@ def csv_header(names: Iterable[Any]) -> str:
     return ",".join(_quote_py(str(c)) for c in names) + "\n"
 
 
-def write_csv_rows(frame: pd.DataFrame, fh: IO[str],
+def write_csv_rows(frame: pd.DataFrame | pa.Table, fh: IO[str],
                    names: Iterable[Any] | None = None) -> None:
-    """Frame → its CSV rows (no header) appended to ``fh``, ``CSV_ROWS`` at a time: all its
-    columns, or those in ``names`` in that order."""
-    columns = [_CsvColumn(frame[c]) for c in (frame.columns if names is None else names)]
-    for start in range(0, len(frame), CSV_ROWS):
-        stop = min(start + CSV_ROWS, len(frame))
+    """Frame or Arrow table → its CSV rows (no header) appended to ``fh``, ``CSV_ROWS`` at a
+    time: all its columns, or those in ``names`` in that order. An Arrow table (as
+    ``schema.arrow_table`` types it) gives the same text as the frame it stands for."""
+    if isinstance(frame, pa.Table):
+        columns = [_CsvColumn.of_arrow(frame[c].combine_chunks())
+                   for c in (frame.column_names if names is None else names)]
+        rows_total = frame.num_rows
+    else:
+        columns = [_CsvColumn.of_series(frame[c])
+                   for c in (frame.columns if names is None else names)]
+        rows_total = len(frame)
+    for start in range(0, rows_total, CSV_ROWS):
+        stop = min(start + CSV_ROWS, rows_total)
         if not columns:
             fh.write("\n" * (stop - start))
             continue
@@ -127,49 +137,88 @@ def _fold_empty(cells: list[Any]) -> list[Any]:
 
 
 class _CsvColumn:
-    """One column, converted once → its CSV cells for any row range (Arrow large strings)."""
+    """One column, converted once → its CSV cells for any row range (Arrow large strings).
 
-    def __init__(self, s: pd.Series) -> None:
-        self.series = s
-        dtype = s.dtype
-        self.kind = "text"
+    ``kind`` says how cells are written: time (``ns`` int64 + ``na`` mask), float (``floats``),
+    object (``objects``: Python values), or bool / int / text (``arrow``)."""
+
+    def __init__(self, kind: str, arrow: Any = None) -> None:
+        self.kind = kind
+        self.arrow = arrow
         self.plain = False
-        if isinstance(dtype, pd.DatetimeTZDtype):
-            self.kind = "time"
-        elif pd.api.types.is_float_dtype(dtype):
-            self.kind = "float"
-        elif pd.api.types.is_object_dtype(dtype):
-            self.kind = "object"
-        elif pd.api.types.is_bool_dtype(dtype):
-            self.kind = "bool"
-            self.arrow = pa.array(s.array if isinstance(dtype, pd.BooleanDtype)
-                                  else s.astype("boolean").array, pa.bool_())
-        elif pd.api.types.is_integer_dtype(dtype):
-            self.kind = "int"
-            self.arrow = pc.cast(pa.array(s), pa.large_string())
-        else:
-            if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-                arr = pa.array(s.array)
-            elif isinstance(dtype, pd.CategoricalDtype) and _text_categories(dtype):
-                arr = _category_text(s)
-            else:
-                arr = pa.array(s.astype("string"), pa.large_string())
-            self.arrow = pc.cast(arr, pa.large_string())
+        self.ns = self.na = self.floats = np.empty(0)
+        self.objects: list[Any] = []
+        if kind == "int":
+            self.arrow = pc.cast(arrow, pa.large_string())
+        elif kind == "text":
+            self.arrow = pc.cast(arrow, pa.large_string())
             # most text columns need neither defusing nor quoting: their slices are the cells
             self.plain = not _may_need_care(self.arrow)
 
+    @classmethod
+    def of_series(cls, s: pd.Series[Any]) -> _CsvColumn:
+        """A frame's column (kind by its dtype)."""
+        import pandas as pd
+
+        dtype = s.dtype
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            col = cls("time")
+            col.ns = s.array.asi8 if hasattr(s.array, "asi8") else s.astype("int64").to_numpy()
+            col.na = s.isna().to_numpy()
+            return col
+        if pd.api.types.is_float_dtype(dtype):
+            col = cls("float")
+            col.floats = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            return col
+        if pd.api.types.is_object_dtype(dtype):
+            col = cls("object")
+            col.objects = s.tolist()
+            return col
+        if pd.api.types.is_bool_dtype(dtype):
+            return cls("bool", pa.array(s.array if isinstance(dtype, pd.BooleanDtype)
+                                        else s.astype("boolean").array, pa.bool_()))
+        if pd.api.types.is_integer_dtype(dtype):
+            return cls("int", pa.array(s))
+        if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+            return cls("text", pa.array(s.array))
+        if isinstance(dtype, pd.CategoricalDtype) and _text_categories(dtype):
+            return cls("text", _category_text(s))
+        return cls("text", pa.array(s.astype("string"), pa.large_string()))
+
+    @classmethod
+    def of_arrow(cls, arr: pa.Array) -> _CsvColumn:
+        """An Arrow column (kind by its type; binary columns as their bytes' hex)."""
+        kind = arr.type
+        if pa.types.is_timestamp(kind):
+            col = cls("time")
+            col.ns = pc.fill_null(arr.cast(pa.int64()), 0).to_numpy()
+            col.na = arr.is_null().to_numpy(zero_copy_only=False)
+            return col
+        if pa.types.is_floating(kind):
+            col = cls("float")
+            col.floats = arr.to_numpy(zero_copy_only=False).astype(np.float64)
+            return col
+        if pa.types.is_boolean(kind):
+            return cls("bool", arr)
+        if pa.types.is_integer(kind):
+            return cls("int", arr)
+        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            col = cls("object")
+            col.objects = arr.to_pylist()
+            return col
+        return cls("text", arr)
+
     def cells(self, start: int, stop: int) -> Any:
         """Rows [start, stop) → their CSV cells."""
-        if self.kind in ("time", "float", "object"):
-            part = self.series.iloc[start:stop]
-            if self.kind == "time":
-                return _isoformat(part)
-            if self.kind == "float":
-                values = part.to_numpy(dtype=np.float64, na_value=np.nan)
-                return pa.array(list(map(repr, values.tolist())), pa.large_string(),
-                                mask=np.isnan(values))
+        if self.kind == "time":
+            return _isoformat(self.ns[start:stop], self.na[start:stop])
+        if self.kind == "float":
+            values = self.floats[start:stop]
+            return pa.array(list(map(repr, values.tolist())), pa.large_string(),
+                            mask=np.isnan(values))
+        if self.kind == "object":
             return _quote(pa.array([None if schema.is_missing(v) else _cell(v)
-                                    for v in part.tolist()], pa.large_string()))
+                                    for v in self.objects[start:stop]], pa.large_string()))
         arr = self.arrow.slice(start, stop - start)
         if self.kind == "bool":
             return pc.if_else(arr, _lit("True"), _lit("False"))
@@ -182,6 +231,8 @@ class _CsvColumn:
 
 def _text_categories(dtype: pd.CategoricalDtype) -> bool:
     """Are the categories all text (so each cell's text is its category as it is)?"""
+    import pandas as pd
+
     cats = dtype.categories
     if isinstance(cats.dtype, pd.StringDtype):
         return True
@@ -196,11 +247,10 @@ def _category_text(s: pd.Series) -> Any:
     return cats.take(pa.array(codes, mask=codes < 0))
 
 
-def _isoformat(s: pd.Series) -> Any:
-    """UTC timestamps → ``Timestamp.isoformat()`` text (fraction of 0, 6 or 9 digits) as Arrow
-    strings, NaT → null; vectorized (every int64-ns time has a 4-digit year: fixed positions)."""
-    ns = s.array.asi8 if hasattr(s.array, "asi8") else s.astype("int64").to_numpy()
-    na = s.isna().to_numpy()
+def _isoformat(ns: np.ndarray, na: np.ndarray) -> Any:
+    """UTC timestamps (int64 ns, NA mask) → ``Timestamp.isoformat()`` text (fraction of 0, 6
+    or 9 digits) as Arrow strings, NA → null; vectorized (every int64-ns time has a 4-digit
+    year: fixed positions)."""
     full = np.datetime_as_string(ns.astype("datetime64[ns]"), unit="ns")  # ...THH:MM:SS.fffffffff
     frac = ns % 1_000_000_000
     keep = np.where(frac == 0, 19, np.where(frac % 1000 == 0, 26, 29))

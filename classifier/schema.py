@@ -7,13 +7,13 @@ Column names follow Zeek's logs (conn.log, ssl.log, http.log, x509.log) where Ze
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
+if TYPE_CHECKING:  # pandas loads with the first frame made: the declarations need none of it
+    import pandas as pd
 
 UTC_TS: Final = "datetime64[ns, UTC]"
 
@@ -294,6 +294,8 @@ column to make."""
 
 def empty(table: Table) -> pd.DataFrame:
     """Table → a zero-row DataFrame with every column and dtype (a new frame each call)."""
+    import pandas as pd
+
     template = _EMPTY.get(table)
     if template is None:
         template = _EMPTY[table] = pd.DataFrame(
@@ -307,6 +309,8 @@ def conform(df: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]] |
 
     Missing columns are filled with NA; extra columns are an error (the schema is the contract).
     """
+    import pandas as pd
+
     if df is None:
         return empty(table)
     frame = df if isinstance(df, pd.DataFrame) else pd.DataFrame(df)
@@ -340,6 +344,8 @@ def frame_of(columns: Mapping[str, pd.Series[Any]], n: int) -> pd.DataFrame:
     The values go in as arrays on one index (Series would each bring an index to reconcile:
     ~0.2 ms a column); object columns stay Series (an object array would be inferred as text).
     """
+    import pandas as pd
+
     values = {k: s.array if s.dtype != object else s if _is_range(s.index, n)
               else s.reset_index(drop=True) for k, s in columns.items()}
     return pd.DataFrame(values, index=pd.RangeIndex(n), copy=False)
@@ -347,6 +353,8 @@ def frame_of(columns: Mapping[str, pd.Series[Any]], n: int) -> pd.DataFrame:
 
 def _is_range(index: pd.Index, n: int) -> bool:
     """Is ``index`` 0..n-1 in order (positions and labels agree)?"""
+    import pandas as pd
+
     return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 \
         and len(index) == n
 
@@ -362,8 +370,12 @@ def conforms(frame: pd.DataFrame, table: Table) -> bool:
 
 def is_missing(value: Any) -> bool:
     """One cell → is it a missing-value marker (None, pd.NA, pd.NaT or a float NaN)?"""
-    return value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, float) and value != value)
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    pd = sys.modules.get("pandas")  # NA and NaT exist only once pandas is loaded
+    return pd is not None and (value is pd.NA or value is pd.NaT)
 
 
 _EMPTY_COLUMNS: dict[str, pd.Series[Any]] = {}
@@ -373,6 +385,10 @@ _EMPTY_COLUMNS: dict[str, pd.Series[Any]] = {}
 def na_column(dtype: str, n: int) -> pd.Series[Any]:
     """dtype + length → a column of that dtype holding only its missing-value marker (NaT,
     NaN or NA; None for object columns)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
     if dtype == "object":
         return pd.Series([None] * n, dtype=object)
     empty_column = _EMPTY_COLUMNS.get(dtype)
@@ -394,3 +410,58 @@ def na_column(dtype: str, n: int) -> pd.Series[Any]:
 def for_export(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     """A table's frame → only the columns meant for files (drops raw payload prefixes)."""
     return df[[n for n in table.export_names if n in df.columns]]
+
+
+# --- the same tables as Arrow columns (a pandas-free path to files) ----------------------------
+
+_ARROW_TYPES: Final = {
+    "string": "large_string", "category": "large_string", "boolean": "bool_",
+    "float64": "float64", "UInt16": "uint16", "UInt32": "uint32", "UInt64": "uint64",
+}
+
+
+def arrow_type(dtype: str) -> Any:
+    """A column's pandas dtype → the Arrow type its values take without pandas (categories
+    as their text, timestamps ns UTC, object columns as binary)."""
+    import pyarrow as pa
+
+    if dtype == UTC_TS:
+        return pa.timestamp("ns", "UTC")
+    if dtype == "object":
+        return pa.large_binary()
+    return getattr(pa, _ARROW_TYPES[dtype])()
+
+
+def arrow_column(values: Any, dtype: str, n: int | None = None) -> Any:
+    """A column's values (numpy array, list or Arrow array or chunked array; None/NaN missing; timestamps as
+    int64 ns) → an Arrow array of ``arrow_type(dtype)``; ``values`` None → ``n`` nulls.
+
+    Text columns holding other values take ``str`` of each, as pandas' ``astype("string")``
+    does; values that do not fit the type raise as ``astype`` would (ValueError)."""
+    import pyarrow as pa
+
+    kind = arrow_type(dtype)
+    if values is None:
+        return pa.nulls(n or 0, kind)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == kind else values.cast(kind)
+    try:
+        return pa.array(values, kind, from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+        if not pa.types.is_large_string(kind):
+            raise ValueError(f"{dtype} column: {exc}") from None
+    return pa.array([None if is_missing(v) else str(v) for v in values], kind)
+
+
+def arrow_table(columns: Mapping[str, Any], n: int, table: Table) -> Any:
+    """Columns by name (absent = all missing) → a ``pyarrow.Table`` of ``n`` rows with exactly
+    the table's columns in order, typed as ``arrow_column`` makes them."""
+    import pyarrow as pa
+
+    extra = set(columns) - set(table.names)
+    if extra:
+        raise ValueError(f"{table.name}: columns not in the schema: {sorted(extra)}")
+    return pa.table({c.name: arrow_column(columns.get(c.name), c.dtype, n)
+                     for c in table.columns})

@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final, Self
+from typing import IO, TYPE_CHECKING, Any, Final, Self
 
-import pandas as pd
 import pyarrow as pa
 
 from classifier import schema
@@ -27,6 +27,9 @@ from classifier.csvtext import csv_header, write_csv_rows
 from classifier.csvtext import jsonable as jsonable
 from classifier.csvtext import write_csv as write_csv
 from classifier.errors import OutputError
+
+if TYPE_CHECKING:  # frames load pandas; CSV from Arrow tables runs without it
+    import pandas as pd
 
 SUFFIXES: Final = (".csv", ".json", ".jsonl", ".parquet")
 STREAMED: Final = (".csv", ".jsonl", ".parquet")
@@ -43,7 +46,8 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def write_json(obj: Any, path: Path) -> None:
     """Any JSON-able object (frames become a list of objects) → an indented JSON file."""
-    data = records(obj) if isinstance(obj, pd.DataFrame) else jsonable(obj)
+    pd = sys.modules.get("pandas")  # not loaded: obj cannot be a frame
+    data = records(obj) if pd is not None and isinstance(obj, pd.DataFrame) else jsonable(obj)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
                     encoding="utf-8")
 
@@ -123,10 +127,17 @@ class TableWriter:
             with self._discarding(), _output_errors(out):
                 self._fh.write(csv_header(spec.export_names))
 
-    def write(self, frame: pd.DataFrame) -> None:
-        """A batch of rows → appended to the file after the earlier batches."""
+    def write(self, frame: pd.DataFrame | pa.Table) -> None:
+        """A batch of rows → appended to the file after the earlier batches.
+
+        A batch may also be a ``pyarrow.Table`` with exactly the table's columns as
+        ``schema.arrow_table`` types them (CSV only: the same text as the frame it stands
+        for, and pandas is never loaded)."""
         if self._closed:
             raise ValueError(f"{self.out}: write to a closed TableWriter")
+        if isinstance(frame, pa.Table):
+            self._write_arrow(frame)
+            return
         if not schema.conforms(frame, self.spec):
             # a 0-based index lets a slice of a conformed frame skip conform's column-by-column path
             frame = schema.conform(frame.reset_index(drop=True), self.spec)
@@ -141,6 +152,16 @@ class TableWriter:
                 if self._pending_rows >= PARQUET_ROWS:
                     self._flush()
         self.rows += len(frame)
+
+    def _write_arrow(self, table: pa.Table) -> None:
+        if self.suffix != ".csv":
+            raise TypeError(f"{self.out}: Arrow batches are written to CSV only (pass a frame)")
+        if table.schema != schema.arrow_table({}, 0, self.spec).schema:
+            raise ValueError(f"{self.spec.name}: an Arrow batch must have the table's columns "
+                             "as schema.arrow_table types them")
+        with _output_errors(self.out):
+            write_csv_rows(table, self._fh, self.spec.export_names)
+        self.rows += table.num_rows
 
     def close(self) -> None:
         """Finish the file (Parquet: the buffered rows and the footer); closing again does nothing.

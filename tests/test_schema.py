@@ -104,3 +104,44 @@ def test_conform_of_a_frame_with_another_index_resets_it_and_fills_the_rest() ->
     assert schema.conforms(got, schema.INPUTS) and not schema.conforms(frame, schema.INPUTS)
     assert got["capture"].tolist() == ["a.pcap", "b.pcap"] and got["packets"].tolist() == [3, 4]
     assert got["sha256"].isna().all() and got["first_ts"].isna().all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_arrow_columns_of_every_dtype_hold_nulls_where_frames_hold_na(dtype: str) -> None:
+    import pyarrow as pa
+
+    kind = schema.arrow_type(dtype)
+    nulls = schema.arrow_column(None, dtype, 3)
+    assert nulls.type == kind and nulls.null_count == 3
+    samples = {"string": ["a", None], "category": ["tcp", None], "boolean": [True, None],
+               "float64": [1.5, float("nan")], "UInt16": [443, None], "UInt32": [7, None],
+               "UInt64": [2**40, None], schema.UTC_TS: [1_700_000_000_123_456_789, None],
+               "object": [b"\x16\x03", None]}
+    got = schema.arrow_column(samples[dtype], dtype)
+    assert got.type == kind and got.null_count == 1 and got[1].as_py() is None
+    chunked = pa.chunked_array([got.slice(0, 1), got.slice(1)])
+    assert schema.arrow_column(chunked, dtype).equals(got)
+
+
+def test_arrow_text_columns_take_str_of_other_values_as_astype_string_does() -> None:
+    import numpy as np
+
+    values = np.array(["a", 5, None, float("nan"), 2.5], dtype=object)
+    got = schema.arrow_column(values, "string").to_pylist()
+    assert got == ["a", "5", None, None, "2.5"]
+    assert got == [None if pd.isna(v) else v for v in pd.Series(values).astype("string")]
+
+
+def test_arrow_columns_refuse_values_that_do_not_fit() -> None:
+    with pytest.raises(ValueError, match="UInt16"):
+        schema.arrow_column([70000], "UInt16")
+    with pytest.raises(ValueError, match="boolean"):
+        schema.arrow_column(["yes"], "boolean")
+
+
+def test_arrow_table_has_every_column_in_order_and_rejects_unknown_ones() -> None:
+    table = schema.arrow_table({"packets": [3, 4], "capture": ["a", "b"]}, 2, schema.STATS)
+    assert table.column_names == schema.STATS.names and table.num_rows == 2
+    assert table["outcome"].null_count == 2 and table["packets"].to_pylist() == [3, 4]
+    with pytest.raises(ValueError, match="not in the schema"):
+        schema.arrow_table({"bogus": [1]}, 1, schema.STATS)

@@ -249,3 +249,21 @@ def test_write_table_leaves_the_old_file_when_the_frame_breaks_the_schema(tmp_pa
     with pytest.raises(ValueError, match="not in the schema"):
         write_table(pd.DataFrame({"bogus": [1]}), schema.FLOWS, out)
     assert out.read_text() == "an older table"
+
+
+def test_arrow_batches_are_written_as_csv_only_and_must_match_the_table(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    good = schema.arrow_table({"capture": ["a.pcap"], "packets": [1]}, 1, schema.STATS)
+    with tablefile.TableWriter(tmp_path / "s.csv", schema.STATS) as writer:
+        writer.write(good)
+    assert (tmp_path / "s.csv").read_text() == "capture,outcome,reason,packets\na.pcap,,,1\n"
+    assert writer.rows == 1
+    with pytest.raises(TypeError, match="CSV only"), \
+            tablefile.TableWriter(tmp_path / "s.jsonl", schema.STATS) as writer:
+        writer.write(good)
+    assert not (tmp_path / "s.jsonl").exists()  # the partial file goes
+    wrong = good.set_column(3, "packets", pa.array([1], pa.int64()))
+    with pytest.raises(ValueError, match="arrow_table"), \
+            tablefile.TableWriter(tmp_path / "w.csv", schema.STATS) as writer:
+        writer.write(wrong)

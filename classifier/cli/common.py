@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import Any, TypeVar
 
 import click
@@ -34,6 +37,66 @@ def imports_paused() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def arrow_without_pandas() -> None:
+    """Keep pyarrow from loading pandas (~0.35 CPU s) in a process that makes no frames.
+
+    pyarrow imports pandas the first time it asks whether a value is a pandas object (any
+    ``pa.array`` of a list, ``pa.scalar``, ...). That first question is answered here with
+    pandas out of reach, so pyarrow goes on without it; once anything imports pandas, pyarrow
+    is pointed at it again (its pandas support re-armed before the import returns). Does
+    nothing when pandas or pyarrow's answer is already there."""
+    if "pandas" in sys.modules:
+        return
+
+    class Hidden:
+        def find_spec(self, name: str, path: Sequence[str] | None = None,
+                      target: ModuleType | None = None) -> ModuleSpec | None:
+            if name == "pandas":
+                raise ModuleNotFoundError("pandas is not loaded in this process", name=name)
+            return None
+
+    hidden = Hidden()
+    sys.meta_path.insert(0, hidden)
+    try:
+        import pyarrow as pa
+
+        pa.array([None])  # pyarrow's one question: no pandas
+    finally:
+        sys.meta_path.remove(hidden)
+    sys.meta_path.insert(0, _Rearm())
+
+
+class _Rearm:
+    """A meta-path finder for the first import of pandas: the import runs as usual, then
+    pyarrow's pandas support is switched back on (and this finder leaves)."""
+
+    def find_spec(self, name: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        if name != "pandas":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _RearmingLoader(spec.loader)  # type: ignore[assignment]
+        return spec
+
+
+class _RearmingLoader:
+    """pandas' own loader, then pyarrow told pandas is there (its next check imports it)."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.loader.exec_module(module)
+        import pyarrow.lib
+
+        pyarrow.lib._pandas_api.pd  # noqa: B018 - the property re-imports pandas (now loaded)
 
 
 def run_guarded(group: click.Group, argv: list[str] | None) -> int:

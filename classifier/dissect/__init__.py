@@ -34,9 +34,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Final
 
 from classifier import schema
 from classifier.dissect import http1
@@ -44,6 +42,10 @@ from classifier.dissect.engine import dissect_bytes
 from classifier.dissect.facts import Facts, Malformed
 from classifier.dissect.tables import Collector
 from classifier.errors import MalformedPacketError
+
+if TYPE_CHECKING:  # pandas loads with the first frame: ``dissect_arrow`` needs none of it
+    import pandas as pd
+    import pyarrow as pa
 
 log = logging.getLogger("kubewire.dissect")
 
@@ -65,6 +67,8 @@ class Dissection:
 
 def _value(value: Any) -> Any:
     """A cell → None when missing (None, NA, NaN, NaT), else the value."""
+    import pandas as pd
+
     try:
         return None if value is None or pd.isna(value) else value
     except (TypeError, ValueError):  # array-likes: not a missing scalar
@@ -103,6 +107,45 @@ def _sniffed_name(orig: bytes, resp: bytes) -> str:
 
     d, _ = choose(orig, resp)
     return d.name if d is not None else "unknown"
+
+
+def dissect_arrow(flows: pa.Table, *, strict: bool = False) -> pa.Table:
+    """Flows as an Arrow table (FLOW_BASE, as ``flows.build.build_arrow`` makes them) → the
+    same with the FLOW_DISSECT columns appended: ``dissect(...).flows`` without pandas (no
+    detail tables)."""
+    import pyarrow as pa
+
+    captures, frames = flows["capture"], flows["first_frame"]
+
+    def where(i: int) -> tuple[str, int]:
+        return str(captures[i].as_py() or ""), int(frames[i].as_py() or 0)
+
+    gc_enabled = gc.isenabled()
+    gc.disable()  # as in ``dissect``
+    try:
+        col = _collect(flows["orig_payload"].to_pylist(), flows["resp_payload"].to_pylist(),
+                       where, strict)
+        out = col.flow_arrow()
+    finally:
+        if gc_enabled:
+            gc.enable()
+    return pa.table({**dict(zip(flows.column_names, flows.columns, strict=True)), **out})
+
+
+def _collect(origs: list[Any], resps: list[Any], where: Callable[[int], tuple[str, int]],
+             strict: bool) -> Collector:
+    """Each flow's two payload prefixes → their facts collected (reasons logged); the HTTP
+    caches are emptied afterwards (they hold credentials)."""
+    col = Collector()
+    reasons: Counter[str] = Counter()
+    try:
+        _dissect_rows(col, origs, resps, where, reasons, strict)
+    finally:
+        http1.forget()
+    if reasons:
+        log.info("dissect: %d flows, reasons: %s", len(origs),
+                 ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
+    return col
 
 
 def _base(flows: pd.DataFrame) -> dict[str, pd.Series[Any]]:
@@ -157,7 +200,8 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False, tables: bool = True) -
     want only the flows). With ``strict`` the first invalid flow raises MalformedPacketError
     (capture and first frame of the flow).
     """
-    col = Collector()
+    import pandas as pd
+
     n = len(flows)
 
     def column(name: str) -> list[Any]:
@@ -173,18 +217,13 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False, tables: bool = True) -
             return pd.Series([None] * len(at), dtype=object)
         return flows[name].iloc[at].reset_index(drop=True)
 
-    reasons: Counter[str] = Counter()
     # Facts and the tables built from them hold no reference cycles; collecting while the flow
     # table's millions of objects sit on the heap only costs time (full collections rescan
     # them all), so the collector stays off until the tables are built.
     gc_enabled = gc.isenabled()
     gc.disable()
     try:
-        _dissect_rows(col, column("orig_payload"), column("resp_payload"), where, reasons,
-                      strict)
-        if reasons:
-            log.info("dissect: %d flows, reasons: %s", n,
-                     ", ".join(f"{k}={v}" for k, v in reasons.most_common()))
+        col = _collect(column("orig_payload"), column("resp_payload"), where, strict)
         out = schema.frame_of({**_base(flows), **col.flow_columns()}, n)
         if not tables:
             return Dissection(flows=out, tls=schema.empty(schema.TLS),
@@ -193,6 +232,5 @@ def dissect(flows: pd.DataFrame, *, strict: bool = False, tables: bool = True) -
         return Dissection(flows=out, tls=col.tls(identity),
                           certificates=col.certificates(identity), http=col.http(identity))
     finally:
-        http1.forget()
         if gc_enabled:
             gc.enable()

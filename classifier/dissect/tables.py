@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from classifier import schema
 from classifier.dissect import x509
 from classifier.dissect.facts import Facts, Malformed
+
+if TYPE_CHECKING:  # pandas loads with the first frame: ``Collector.flow_arrow`` needs none
+    import pandas as pd
 
 IDENTITY = ("uid", "ts", "orig_h", "resp_h", "resp_p")
 
@@ -34,11 +36,15 @@ class _CertAgg:
 
 def _arrow_strings() -> bool:
     """pandas' 'string' dtype is Arrow-backed (checked per call: the option can change)."""
+    import pandas as pd
+
     return bool(pd.StringDtype().storage == "pyarrow")
 
 
 def _string_array(values: Any) -> Any:
     """str/None values → the 'string' column (Arrow-backed when pandas' default is Arrow)."""
+    import pandas as pd
+
     if _arrow_strings():
         try:
             return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
@@ -53,6 +59,8 @@ _MASKED: dict[str, Any] = {"boolean": np.bool_, "UInt16": np.uint16, "UInt32": n
 def _masked(column: Any, dtype: str) -> pd.Series[Any] | None:
     """Object values (None = missing) → a masked bool / small unsigned column; None when a
     value does not fit (the caller then converts as astype would, raising the same errors)."""
+    import pandas as pd
+
     mask = np.array([v is None for v in column], dtype=np.bool_)
     present = column[~mask]
     if dtype == "boolean":
@@ -73,6 +81,8 @@ def _masked(column: Any, dtype: str) -> pd.Series[Any] | None:
 
 def _column(values: Any, dtype: str) -> pd.Series[Any]:
     """Python values (None = missing) → a column of the schema dtype, as conform would make it."""
+    import pandas as pd
+
     if dtype == "string":
         return pd.Series(_string_array(values), copy=False)
     if dtype in _MASKED:
@@ -117,6 +127,7 @@ def build(rows: list[dict[str, Any]], table: schema.Table,
           given: dict[str, pd.Series[Any]] | None = None) -> pd.DataFrame:
     """Sparse row dicts (absent key or None = NA) + ready columns → the table, equal to
     ``schema.conform(rows, table)``."""
+
     if not rows:
         return schema.empty(table)
     return schema.frame_of(build_columns(rows, table, given), len(rows))
@@ -126,13 +137,13 @@ def build_columns(rows: list[dict[str, Any]], table: schema.Table,
                   given: dict[str, pd.Series[Any]] | None = None) -> dict[str, pd.Series[Any]]:
     """Sparse row dicts + ready columns → the table's columns by name (``build`` without the
     frame)."""
+    import pandas as pd
+
     n = len(rows)
     if n == 0:
         return {c.name: schema.na_column(c.dtype, 0) for c in table.columns}
     columns = _transpose(rows)
-    extra = set(columns) - set(table.names)
-    if extra:
-        raise ValueError(f"{table.name}: columns not in the schema: {sorted(extra)}")
+    _check_names(columns, table)
     out: dict[str, Any] = {}
     for c in table.columns:
         name = c.name
@@ -146,8 +157,16 @@ def build_columns(rows: list[dict[str, Any]], table: schema.Table,
     return out
 
 
+def _check_names(columns: dict[str, Any], table: schema.Table) -> None:
+    """Raise ValueError for columns the table does not declare (the schema is the contract)."""
+    extra = set(columns) - set(table.names)
+    if extra:
+        raise ValueError(f"{table.name}: columns not in the schema: {sorted(extra)}")
+
+
 def _conform_one(frame: pd.DataFrame, column: schema.Column) -> pd.Series[Any]:
     """One column as schema.conform makes it (from the frame's column, or all NA)."""
+
     return schema.conform(frame, schema.Table("column", (column,)))[column.name]
 
 
@@ -182,6 +201,14 @@ class Collector:
     def flow_columns(self) -> dict[str, pd.Series[Any]]:
         """The FLOW_DISSECT columns by name, one row per flow added, in order."""
         return build_columns(self.flows, schema.FLOW_DISSECT)
+
+    def flow_arrow(self) -> dict[str, pa.Array]:
+        """The FLOW_DISSECT columns as Arrow arrays (``schema.arrow_column``), without pandas."""
+        n = len(self.flows)
+        columns = _transpose(self.flows)
+        _check_names(columns, schema.FLOW_DISSECT)
+        return {c.name: schema.arrow_column(columns.get(c.name), c.dtype, n)
+                for c in schema.FLOW_DISSECT.columns}
 
     def tls(self, identity: Callable[[str, list[int]], pd.Series[Any]]) -> pd.DataFrame:
         """schema.TLS table; ``identity(column, positions)`` gives the flows' identity values."""
@@ -248,6 +275,8 @@ class Collector:
 
 def _earliest(ts: pd.Series[Any], at: list[int]) -> Any:
     """The earliest non-missing timestamp among positions ``at`` (None when there is none)."""
+    import pandas as pd
+
     if ts.dtype.kind == "M":
         first = ts.iloc[at].min()
         return None if pd.isna(first) else first

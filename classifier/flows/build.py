@@ -6,12 +6,11 @@ import gc
 import hashlib
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -19,6 +18,11 @@ from classifier import schema
 from classifier.flows import kernel as K
 from classifier.flows.table import Finished, Payloads
 from classifier.ingest.decode import TUNNEL_NAMES
+
+if TYPE_CHECKING:  # pandas only for the frame: the Arrow path (``build_arrow``) needs none
+    import pandas as pd
+
+    from classifier.flows.reading import PointSource
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _B62_CODES = np.frombuffer(_B62.encode(), dtype=np.uint8)
@@ -138,22 +142,67 @@ def conn_state(proto: str, os_: int, rs: int, hist: str, osize: int, rsize: int,
     return "OTH"
 
 
+UINT32_NA: Final = ("tunnel_id", "orig_isn", "resp_isn")
+"""Columns ``flow_columns`` gives as int64 with negative = missing (UInt32 in the schema)."""
+
+
 def build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Finished flows of a point → (FLOW_BASE frame in creation order, uid per flow)."""
+    import pandas as pd
+
+    if t.n == 0:
+        return schema.empty(schema.FLOW_BASE), np.empty(0, dtype=object)
+    cols, uids = flow_columns(t, files, point)
+    cols["uid"] = pd.array(uids, dtype="string")
+    cols["ts"] = pd.to_datetime(cols["ts"], unit="ns", utc=True)
+    for name in UINT32_NA:
+        values = cols[name]
+        missing = values < 0
+        cols[name] = pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.uint32),
+                                            missing)
+    return schema.conform(pd.DataFrame(cols), schema.FLOW_BASE), uids
+
+
+def build_arrow(t: Finished, files: Sequence[str], point: str) -> tuple[pa.Table, np.ndarray]:
+    """Finished flows of a point → (FLOW_BASE as an Arrow table, uid per flow), without
+    pandas: the same rows as ``build_flows`` (``schema.arrow_table`` types)."""
+    if t.n == 0:
+        return schema.arrow_table({}, 0, schema.FLOW_BASE), np.empty(0, dtype=object)
+    cols, uids = flow_columns(t, files, point)
+    cols["uid"] = uids
+    for name in UINT32_NA:
+        values = cols[name]
+        missing = values < 0
+        cols[name] = pa.array(np.where(missing, 0, values).astype(np.uint32), pa.uint32(),
+                              mask=missing)
+    return schema.arrow_table(cols, t.n, schema.FLOW_BASE), uids
+
+
+def arrow_batches(source: PointSource) -> Iterator[pa.Table]:
+    """A capture point's read → its finished flows as FLOW_BASE Arrow tables (``build_arrow``),
+    batch by batch as they finish (the same rows as ``flows.FlowStream`` frames; none empty)."""
+    for done in source.finished():
+        if done.n:
+            yield build_arrow(done, source.paths, source.paths[0])[0]
+
+
+def flow_columns(t: Finished, files: Sequence[str], point: str) -> tuple[dict[str, Any], np.ndarray]:
+    """Finished flows of a point (at least one) → (FLOW_BASE columns as numpy arrays and
+    lists in creation order, uid per flow). ``ts`` is int64 ns, the ``UINT32_NA`` columns
+    int64 with negative = missing, ``uid`` absent (the second item); takes the payload
+    buffer out of ``t``."""
     # the per-flow tuples and strings hold no cycles; collections would rescan them all
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build_flows(t, files, point)
+        return _flow_columns(t, files, point)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _flow_columns(t: Finished, files: Sequence[str], point: str) -> tuple[dict[str, Any], np.ndarray]:
     n = t.n
-    if n == 0:
-        return schema.empty(schema.FLOW_BASE), np.empty(0, dtype=object)
     f, keys, pl = t.f, t.keys, t.payloads
     t.payloads = Payloads(np.empty(0, np.uint8), pl.start, pl.length, pl.missed)
     data = pl.data
@@ -224,16 +273,11 @@ def _build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.Data
         if files[fi] not in seen[fl]:
             seen[fl].append(files[fi])
     # burst cadence
-    burst = np.full(n, np.nan)
-    bf, bv = t.bursts
-    if bf.size:
-        med = pd.Series(bv / 1e9).groupby(bf).median()
-        burst[med.index.to_numpy()] = med.to_numpy()
+    burst = group_medians(*t.bursts, n)
 
     isn = f["isn"]
     cols: dict[str, Any] = {
-        "uid": pd.array(uids, dtype="string"),
-        "ts": pd.to_datetime(first_ts, unit="ns", utc=True),
+        "ts": first_ts,
         "duration": (f["last_ts"] - first_ts) / 1e9,
         "orig_h": orig_h, "orig_p": orig_p, "resp_h": resp_h, "resp_p": resp_p,
         "proto": proto,
@@ -247,20 +291,30 @@ def _build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.Data
         "tunnel": tunnel,
         "tunnel_orig_h": [a if k else None for a, k in zip(t_orig, has_tun.tolist(), strict=True)],
         "tunnel_resp_h": [a if k else None for a, k in zip(t_resp, has_tun.tolist(), strict=True)],
-        "tunnel_id": _uint32(tid),
+        "tunnel_id": tid,
         "capture": [files[i] for i in f["first_file"].tolist()],
         "first_frame": f["first_frame"], "last_frame": f["last_frame"],
         "captures": ["|".join(s) for s in seen],
         "capture_points": [point] * n,
-        "orig_isn": _uint32(isn[:, 0]), "resp_isn": _uint32(isn[:, 1]),
+        "orig_isn": isn[:, 0], "resp_isn": isn[:, 1],
         "orig_burst_interval": burst,
         "orig_payload": prefixes[0::2],
         "resp_payload": prefixes[1::2],
     }
-    return schema.conform(pd.DataFrame(cols), schema.FLOW_BASE), uids
+    return cols, uids
 
 
-def _uint32(values: np.ndarray) -> pd.arrays.IntegerArray:
-    """Per flow values, negative = none → a UInt32 column (NA where negative)."""
-    missing = values < 0
-    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.uint32), missing)
+def group_medians(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Values (ns) with their group (0..n-1) → each group's median in seconds, NaN for a group
+    without values (as pandas' groupby median: the mean of the middle two for an even count)."""
+    out = np.full(n, np.nan)
+    if not group.size:
+        return out
+    order = np.lexsort((values, group))
+    g, v = group[order], values[order] / 1e9
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    counts = np.diff(np.r_[starts, g.shape[0]])
+    low = starts + (counts - 1) // 2
+    high = starts + counts // 2
+    out[g[starts]] = (v[low] + v[high]) / 2
+    return out

@@ -130,3 +130,23 @@ def test_the_executable_exits_without_teardown_but_flushes_and_runs_exit_handler
     missing = run("flows", str(tmp_path / "x.pcap"))
     assert missing.returncode == EXIT_USAGE
     assert len(missing.stderr.splitlines()) == 1 and "x.pcap" in missing.stderr
+
+
+def test_arrow_without_pandas_keeps_pandas_out_until_imported_then_rearms_pyarrow() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from classifier.cli.common import arrow_without_pandas\n"
+        "arrow_without_pandas()\n"
+        "import numpy as np, pyarrow as pa, pyarrow.compute as pc\n"
+        "pa.array(['a', None]); pa.array(np.arange(3)); pa.scalar(',', pa.large_string())\n"
+        "pa.nulls(2, pa.int64()).to_numpy(zero_copy_only=False)\n"
+        "print('pandas' in sys.modules)\n"
+        "import pandas as pd\n"
+        "print(pa.array(pd.Series([1, None], dtype='Int64')).to_pylist())\n"
+        "print(pa.Table.from_pandas(pd.DataFrame({'a': ['x']})).num_rows)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert run.stdout.split("\n")[:3] == ["False", "[1, None]", "1"]

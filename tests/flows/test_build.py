@@ -58,3 +58,47 @@ def test_uid_fact_text_is_str_of_each_value_whatever_the_column_type() -> None:
     want = [_reference_uid(r) for r in rows]
     assert make_uids(as_lists) == make_uids(typed) == want
     assert make_uids(mixed) == want
+
+
+def test_group_medians_are_pandas_groupby_medians() -> None:
+    import pandas as pd
+
+    from classifier.flows.build import group_medians
+
+    rng = np.random.default_rng(3)
+    group = rng.integers(0, 40, 500)
+    values = rng.integers(10**9, 10**11, 500)
+    got = group_medians(group, values, 50)
+    want = np.full(50, np.nan)
+    med = pd.Series(values / 1e9).groupby(group).median()
+    want[med.index.to_numpy()] = med.to_numpy()
+    np.testing.assert_array_equal(got, want)  # NaN where a flow had no bursts
+    assert np.isnan(group_medians(np.empty(0, np.int64), np.empty(0, np.int64), 3)).all()
+
+
+def test_arrow_build_has_the_rows_of_the_frame_build() -> None:
+    """build_arrow (no pandas) and build_flows (frames) make the same flows from one read."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from classifier import schema
+    from classifier.flows.build import build_arrow, build_flows
+    from classifier.flows.reading import open_points
+
+    cap = str(Path(__file__).resolve().parents[2] / "captures" / "attack.pcap")
+    (point,) = open_points([cap], 16384, False, None)
+    (done,) = list(point.finished())
+    copy = type(done)(done.n, dict(done.f), done.keys, done.payloads, done.sightings,
+                      done.bursts)
+    frame, uids = build_flows(done, point.paths, point.paths[0])
+    table, uids2 = build_arrow(copy, point.paths, point.paths[0])
+    assert table.column_names == schema.FLOW_BASE.names and list(uids) == list(uids2)
+    for name in schema.FLOW_BASE.names:
+        want = [None if schema.is_missing(v) else v for v in frame[name].tolist()]
+        got = table[name].to_pylist()
+        if name == "ts":
+            want = [v.value for v in frame[name]]
+            got = [int(v) for v in table[name].cast("int64").to_pylist()]
+        assert got == want, name
+    assert isinstance(frame, pd.DataFrame)
