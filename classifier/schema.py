@@ -443,8 +443,8 @@ def arrow_column(values: Any, dtype: str, n: int | None = None) -> Any:
     kind = arrow_type(dtype)
     if values is None:
         return pa.nulls(n or 0, kind)
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    if isinstance(values, pa.ChunkedArray):  # one chunk: itself (combining would copy it)
+        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
     if isinstance(values, pa.Array):
         return values if values.type == kind else values.cast(kind)
     try:

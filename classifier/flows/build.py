@@ -155,6 +155,8 @@ def build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.DataF
     cols, uids = flow_columns(t, files, point)
     cols["uid"] = pd.array(uids, dtype="string")
     cols["ts"] = pd.to_datetime(cols["ts"], unit="ns", utc=True)
+    for name in ("orig_payload", "resp_payload"):
+        cols[name] = cols[name].to_pylist()
     for name in UINT32_NA:
         values = cols[name]
         missing = values < 0
@@ -205,11 +207,9 @@ def _flow_columns(t: Finished, files: Sequence[str], point: str) -> tuple[dict[s
     n = t.n
     f, keys, pl = t.f, t.keys, t.payloads
     t.payloads = Payloads(np.empty(0, np.uint8), pl.start, pl.length, pl.missed)
-    data = pl.data
-    prefixes = [data[s:s + ln].tobytes() if ln else b""
-                for s, ln in zip(pl.start.tolist(), pl.length.tolist(), strict=True)]
+    orig_payload, resp_payload = payload_arrays(pl)
     missed = pl.missed[0::2] + pl.missed[1::2]
-    del data, pl  # the prefixes are bytes now: the reassembly buffer can go
+    del pl  # the prefixes are copied out: the reassembly buffer can go
     orig_a = f["orig_a"].astype(bool)
     w4 = keys[:, 4]
     pa = (w4 >> np.uint64(16)) & np.uint64(0xFFFF)
@@ -298,10 +298,34 @@ def _flow_columns(t: Finished, files: Sequence[str], point: str) -> tuple[dict[s
         "capture_points": [point] * n,
         "orig_isn": isn[:, 0], "resp_isn": isn[:, 1],
         "orig_burst_interval": burst,
-        "orig_payload": prefixes[0::2],
-        "resp_payload": prefixes[1::2],
+        "orig_payload": orig_payload,
+        "resp_payload": resp_payload,
     }
     return cols, uids
+
+
+def payload_arrays(pl: Payloads) -> tuple[pa.Array, pa.Array]:
+    """Reassembled prefixes (two per flow: originator, responder) → (originator, responder)
+    Arrow binary columns (empty prefix b"", never null), copied out of the reassembly buffer
+    in C: the buffer holds every prefix once, so sorted by start they are one Arrow array's
+    values as they lie."""
+    data = np.ascontiguousarray(pl.data)
+    length = pl.length.astype(np.int64)
+    start = np.where(length > 0, pl.start.astype(np.int64), 0)
+    order = np.lexsort((length > 0, start))  # empty ones (moved to 0) before the one at 0
+    ends = np.cumsum(length[order])
+    if not order.size or not np.array_equal(start[order][1:], ends[:-1]) \
+            or start[order][0] != 0 or ends[-1] > data.nbytes:
+        prefixes = [data[a:a + n].tobytes() if n else b""
+                    for a, n in zip(start.tolist(), length.tolist(), strict=True)]
+        return (pa.array(prefixes[0::2], pa.large_binary()),
+                pa.array(prefixes[1::2], pa.large_binary()))
+    offsets = np.concatenate([np.zeros(1, np.int64), ends])
+    slab = pa.Array.from_buffers(pa.large_binary(), order.size,
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    at = np.empty_like(order)
+    at[order] = np.arange(order.size)
+    return slab.take(pa.array(at[0::2])), slab.take(pa.array(at[1::2]))
 
 
 def group_medians(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:

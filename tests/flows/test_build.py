@@ -102,3 +102,20 @@ def test_arrow_build_has_the_rows_of_the_frame_build() -> None:
             got = [int(v) for v in table[name].cast("int64").to_pylist()]
         assert got == want, name
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_payload_arrays_take_each_prefix_from_the_buffer_tiled_or_not() -> None:
+    from classifier.flows.build import payload_arrays
+    from classifier.flows.table import Payloads
+
+    def arrays(data: bytes, start: list[int], length: list[int]) -> tuple[list[bytes], ...]:
+        pl = Payloads(np.frombuffer(data, np.uint8), np.array(start, np.int64),
+                      np.array(length, np.int64), np.zeros(len(start), np.int64))
+        orig, resp = payload_arrays(pl)
+        return orig.to_pylist(), resp.to_pylist()
+
+    # every byte once, out of order, an empty prefix whose start means nothing
+    assert arrays(b"abcdef", [3, 0, 9, 5], [2, 3, 0, 1]) == ([b"de", b""], [b"abc", b"f"])
+    # gaps and shared bytes: each prefix copied on its own
+    assert arrays(b"abXYe", [4, 0, 1, 1], [1, 2, 1, 3]) == ([b"e", b"b"], [b"ab", b"bXY"])
+    assert arrays(b"", [0, 0], [0, 0]) == ([b""], [b""])
