@@ -62,6 +62,16 @@ def format_addrs(hi: np.ndarray, lo: np.ndarray) -> list[str]:
     return list(out)
 
 
+def _tunnel_addrs(hi: np.ndarray, lo: np.ndarray, tunneled: np.ndarray) -> list[str | None]:
+    """Per flow outer (hi, lo) words → address text for tunneled flows, None for the rest
+    (most flows: their zero words are never formatted)."""
+    out: list[str | None] = [None] * hi.shape[0]
+    at = np.flatnonzero(tunneled)
+    for i, text in zip(at.tolist(), format_addrs(hi[at], lo[at]), strict=True):
+        out[i] = text
+    return out
+
+
 def make_uid(*facts: object) -> str:
     """Stable facts of a flow → Zeek-style uid: 'C' + 17 base62 characters."""
     return make_uids([[f] for f in facts])[0]
@@ -231,8 +241,8 @@ def _flow_columns(t: Finished, files: Sequence[str], point: str) -> tuple[dict[s
     to_hi, to_lo, tr_hi, tr_lo = tun[:, 0], tun[:, 1], tun[:, 2], tun[:, 3]
     tid = tun[:, 4].astype(np.int64) - 1
     has_tun = tkind > 0
-    t_orig = format_addrs(to_hi, to_lo)
-    t_resp = format_addrs(tr_hi, tr_lo)
+    t_orig = _tunnel_addrs(to_hi, to_lo, has_tun)
+    t_resp = _tunnel_addrs(tr_hi, tr_lo, has_tun)
     proto = np.where(is_udp, "udp", "tcp")
     vlan = [None if a < 0 else (str(a) if b < 0 else f"{a}.{b}")
             for a, b in zip(v1.tolist(), v2.tolist(), strict=True)]
@@ -289,8 +299,8 @@ def _flow_columns(t: Finished, files: Sequence[str], point: str) -> tuple[dict[s
         "missed_bytes": missed,
         "vlan": vlan,
         "tunnel": tunnel,
-        "tunnel_orig_h": [a if k else None for a, k in zip(t_orig, has_tun.tolist(), strict=True)],
-        "tunnel_resp_h": [a if k else None for a, k in zip(t_resp, has_tun.tolist(), strict=True)],
+        "tunnel_orig_h": t_orig,
+        "tunnel_resp_h": t_resp,
         "tunnel_id": tid,
         "capture": [files[i] for i in f["first_file"].tolist()],
         "first_frame": f["first_frame"], "last_frame": f["last_frame"],
