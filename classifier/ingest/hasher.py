@@ -18,8 +18,8 @@ import contextlib
 import hashlib
 import mmap
 import os
+import signal
 import struct
-import subprocess
 import sys
 import weakref
 from typing import IO, Final
@@ -46,9 +46,7 @@ class FileHasher:
         self.ok = True
         self._sent = 0
         try:
-            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                [sys.executable, "-I", "-S", __file__, str(fd)], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, pass_fds=(fd,))
+            self._proc: _Helper | None = _Helper.spawn(fd)
         except OSError:
             self._proc, self.ok = None, False
             return
@@ -93,13 +91,73 @@ class FileHasher:
             self._proc = None
 
 
+class _Helper:
+    """The helper process: started with ``posix_spawn`` (the ``subprocess`` module's import,
+    ~15 ms, would sit on the start-up path), its stdin and stdout pipes, ended and reaped."""
+
+    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdin: IO[bytes] | None = stdin
+        self.stdout: IO[bytes] | None = stdout
+        self.returncode: int | None = None
+
+    @classmethod
+    def spawn(cls, fd: int) -> _Helper:
+        """Run this file on descriptor ``fd`` (its stderr to /dev/null) → the helper; raises
+        OSError when it cannot start."""
+        to_child, to_us = os.pipe(), os.pipe()
+        inheritable = os.get_inheritable(fd)
+        try:
+            os.set_inheritable(fd, True)
+            pid = os.posix_spawn(
+                sys.executable, [sys.executable, "-I", "-S", __file__, str(fd)], os.environ,
+                file_actions=[(os.POSIX_SPAWN_DUP2, to_child[0], 0),
+                              (os.POSIX_SPAWN_DUP2, to_us[1], 1),
+                              (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
+        except BaseException:
+            for end in (*to_child, *to_us):
+                os.close(end)
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.set_inheritable(fd, inheritable)
+        os.close(to_child[0])
+        os.close(to_us[1])
+        return cls(pid, os.fdopen(to_child[1], "wb"), os.fdopen(to_us[0], "rb"))
+
+    def poll(self) -> int | None:
+        """The exit status once the helper has ended (reaped here), else None."""
+        if self.returncode is None:
+            with contextlib.suppress(ChildProcessError):
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        """Wait for the helper to end → its exit status (negative: the signal that ended it)."""
+        if self.returncode is None:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                self.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                self.returncode = -1
+        return self.returncode
+
+    def kill(self) -> None:
+        """End the helper (SIGKILL) if it still runs."""
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
 def _send(pipe: IO[bytes] | None, position: int) -> None:
     assert pipe is not None
     pipe.write(POSITION.pack(position))
     pipe.flush()
 
 
-def _end(proc: subprocess.Popen[bytes]) -> None:
+def _end(proc: _Helper) -> None:
     """A helper that is no longer needed → ended and reaped."""
     if proc.poll() is None:
         with contextlib.suppress(OSError):

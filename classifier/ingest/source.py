@@ -9,18 +9,20 @@ buffer only once its bytes are hashed. Compressed input is hashed as it is decom
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import os
 import sys
 import zlib
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 
 from classifier.errors import CaptureError
 from classifier.ingest.hasher import FileHasher
+
+if TYPE_CHECKING:  # gzip and the thread pool load when a file needs them (not on start-up)
+    import gzip
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 HASHER_MIN_BYTES: Final = 64 << 20
@@ -85,6 +87,8 @@ class Source:
         self._hashing: _Hashing | None = None
         self._gz: gzip.GzipFile | None = None
         if self.gzip:
+            import gzip
+
             self._hashing = _Hashing(raw, head, hashed)
             self._gz = gzip.GzipFile(fileobj=self._hashing, mode="rb")
         self._pool: ThreadPoolExecutor | None = None
@@ -144,6 +148,8 @@ class Source:
             self._sha.update(data)
             return
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kubewire-sha")
         self._submitted += 1
         self._pending.append((self._submitted, self._pool.submit(self._sha.update, data)))
