@@ -277,9 +277,11 @@ class CaptureStream:
     def tables(self) -> Iterator[pa.Table]:
         """The same batches as Arrow tables instead of frames (schema.FLOWS with the types
         ``schema.arrow_table`` gives: categories as text, timestamps ns UTC, payloads binary),
-        made without loading pandas: what ``kubewire flows -o FILE.csv`` writes. Iterate
-        either this or the stream itself, once. Rotated files are one capture point; captures
-        that overlap in time (several points, merged as frames) raise ValueError."""
+        made without any pandas frame: what ``kubewire flows -o FILE.csv`` writes (pyarrow
+        itself loads pandas for its type checks unless told not to, as the CLI does with
+        ``cli.common.arrow_without_pandas``). Iterate either this or the stream itself, once.
+        Rotated files are one capture point; captures that overlap in time (several points,
+        merged as frames) raise ValueError."""
         from classifier import schema
         from classifier.dissect import dissect_arrow
         from classifier.flows.build import arrow_batches
