@@ -94,7 +94,7 @@ def write_csv_rows(frame: pd.DataFrame | pa.Table, fh: IO[str],
     time: all its columns, or those in ``names`` in that order. An Arrow table (as
     ``schema.arrow_table`` types it) gives the same text as the frame it stands for."""
     if isinstance(frame, pa.Table):
-        columns = [_CsvColumn.of_arrow(_whole(frame[c]))
+        columns = [_CsvColumn.of_arrow(schema.one_array(frame[c]))
                    for c in (frame.column_names if names is None else names)]
         rows_total = frame.num_rows
     else:
@@ -113,11 +113,6 @@ def write_csv_rows(frame: pd.DataFrame | pa.Table, fh: IO[str],
         rows = pc.binary_join_element_wise(*cells, _lit(","), null_handling="replace",
                                            null_replacement="")
         fh.write("\n".join(rows.to_pylist()) + "\n")
-
-
-def _whole(column: pa.ChunkedArray) -> pa.Array:
-    """A table's column → one array (a single chunk as it is: combining would copy it)."""
-    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _fold_empty(cells: list[Any]) -> list[Any]:

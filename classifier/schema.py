@@ -316,9 +316,7 @@ def conform(df: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]] |
     frame = df if isinstance(df, pd.DataFrame) else pd.DataFrame(df)
     if conforms(frame, table):
         return frame.copy(deep=False)  # a new frame (copy-on-write): callers may add columns
-    extra = set(frame.columns) - set(table.names)
-    if extra:
-        raise ValueError(f"{table.name}: columns not in the schema: {sorted(extra)}")
+    check_names(frame.columns, table)
     n = len(frame)
     out: dict[str, pd.Series[Any]] = {}
     for c in table.columns:
@@ -335,6 +333,13 @@ def conform(df: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]] |
         else:
             out[c.name] = na_column(c.dtype, n)
     return frame_of(out, n)  # by position, whatever the frame's index
+
+
+def check_names(names: Iterable[Any], table: Table) -> None:
+    """Column names → ValueError when any is not the table's (the schema is the contract)."""
+    extra = set(names) - set(table.names)
+    if extra:
+        raise ValueError(f"{table.name}: columns not in the schema: {sorted(extra)}")
 
 
 def frame_of(columns: Mapping[str, pd.Series[Any]], n: int) -> pd.DataFrame:
@@ -443,8 +448,8 @@ def arrow_column(values: Any, dtype: str, n: int | None = None) -> Any:
     kind = arrow_type(dtype)
     if values is None:
         return pa.nulls(n or 0, kind)
-    if isinstance(values, pa.ChunkedArray):  # one chunk: itself (combining would copy it)
-        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    if isinstance(values, pa.ChunkedArray):
+        values = one_array(values)
     if isinstance(values, pa.Array):
         return values if values.type == kind else values.cast(kind)
     try:
@@ -455,13 +460,16 @@ def arrow_column(values: Any, dtype: str, n: int | None = None) -> Any:
     return pa.array([None if is_missing(v) else str(v) for v in values], kind)
 
 
+def one_array(column: Any) -> Any:
+    """A ``pyarrow.ChunkedArray`` → one array (a single chunk as it is: combining copies)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def arrow_table(columns: Mapping[str, Any], n: int, table: Table) -> Any:
     """Columns by name (absent = all missing) → a ``pyarrow.Table`` of ``n`` rows with exactly
     the table's columns in order, typed as ``arrow_column`` makes them."""
     import pyarrow as pa
 
-    extra = set(columns) - set(table.names)
-    if extra:
-        raise ValueError(f"{table.name}: columns not in the schema: {sorted(extra)}")
+    check_names(columns, table)
     return pa.table({c.name: arrow_column(columns.get(c.name), c.dtype, n)
                      for c in table.columns})

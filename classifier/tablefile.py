@@ -119,6 +119,7 @@ class TableWriter:
         self._parquet: Any = None
         self._schema: Any = None
         self._types: dict[str, Any] = {}
+        self._arrow_schema: Any = None  # what Arrow batches must be: made at the first one
         if suffix == ".parquet":
             self._types = _declared_arrow_types(spec)
         with _output_errors(out):
@@ -156,7 +157,9 @@ class TableWriter:
     def _write_arrow(self, table: pa.Table) -> None:
         if self.suffix != ".csv":
             raise TypeError(f"{self.out}: Arrow batches are written to CSV only (pass a frame)")
-        if table.schema != schema.arrow_table({}, 0, self.spec).schema:
+        if self._arrow_schema is None:
+            self._arrow_schema = schema.arrow_table({}, 0, self.spec).schema
+        if table.schema != self._arrow_schema:
             raise ValueError(f"{self.spec.name}: an Arrow batch must have the table's columns "
                              "as schema.arrow_table types them")
         with _output_errors(self.out):

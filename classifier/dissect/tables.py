@@ -127,7 +127,6 @@ def build(rows: list[dict[str, Any]], table: schema.Table,
           given: dict[str, pd.Series[Any]] | None = None) -> pd.DataFrame:
     """Sparse row dicts (absent key or None = NA) + ready columns → the table, equal to
     ``schema.conform(rows, table)``."""
-
     if not rows:
         return schema.empty(table)
     return schema.frame_of(build_columns(rows, table, given), len(rows))
@@ -143,7 +142,7 @@ def build_columns(rows: list[dict[str, Any]], table: schema.Table,
     if n == 0:
         return {c.name: schema.na_column(c.dtype, 0) for c in table.columns}
     columns = _transpose(rows)
-    _check_names(columns, table)
+    schema.check_names(columns, table)
     out: dict[str, Any] = {}
     for c in table.columns:
         name = c.name
@@ -157,16 +156,8 @@ def build_columns(rows: list[dict[str, Any]], table: schema.Table,
     return out
 
 
-def _check_names(columns: dict[str, Any], table: schema.Table) -> None:
-    """Raise ValueError for columns the table does not declare (the schema is the contract)."""
-    extra = set(columns) - set(table.names)
-    if extra:
-        raise ValueError(f"{table.name}: columns not in the schema: {sorted(extra)}")
-
-
 def _conform_one(frame: pd.DataFrame, column: schema.Column) -> pd.Series[Any]:
     """One column as schema.conform makes it (from the frame's column, or all NA)."""
-
     return schema.conform(frame, schema.Table("column", (column,)))[column.name]
 
 
@@ -206,7 +197,7 @@ class Collector:
         """The FLOW_DISSECT columns as Arrow arrays (``schema.arrow_column``), without pandas."""
         n = len(self.flows)
         columns = _transpose(self.flows)
-        _check_names(columns, schema.FLOW_DISSECT)
+        schema.check_names(columns, schema.FLOW_DISSECT)
         return {c.name: schema.arrow_column(columns.get(c.name), c.dtype, n)
                 for c in schema.FLOW_DISSECT.columns}
 

@@ -168,10 +168,7 @@ def build_flows(t: Finished, files: Sequence[str], point: str) -> tuple[pd.DataF
     for name in ("orig_payload", "resp_payload"):
         cols[name] = cols[name].to_pylist()
     for name in UINT32_NA:
-        values = cols[name]
-        missing = values < 0
-        cols[name] = pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.uint32),
-                                            missing)
+        cols[name] = pd.arrays.IntegerArray(*_uint32(cols[name]))
     return schema.conform(pd.DataFrame(cols), schema.FLOW_BASE), uids
 
 
@@ -183,11 +180,15 @@ def build_arrow(t: Finished, files: Sequence[str], point: str) -> tuple[pa.Table
     cols, uids = flow_columns(t, files, point)
     cols["uid"] = uids
     for name in UINT32_NA:
-        values = cols[name]
-        missing = values < 0
-        cols[name] = pa.array(np.where(missing, 0, values).astype(np.uint32), pa.uint32(),
-                              mask=missing)
+        data, missing = _uint32(cols[name])
+        cols[name] = pa.array(data, pa.uint32(), mask=missing)
     return schema.arrow_table(cols, t.n, schema.FLOW_BASE), uids
+
+
+def _uint32(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int64 values, negative = missing → (uint32 data with 0 where missing, missing mask)."""
+    missing = values < 0
+    return np.where(missing, 0, values).astype(np.uint32), missing
 
 
 def arrow_batches(source: PointSource) -> Iterator[pa.Table]:
@@ -323,9 +324,10 @@ def payload_arrays(pl: Payloads) -> tuple[pa.Array, pa.Array]:
     length = pl.length.astype(np.int64)
     start = np.where(length > 0, pl.start.astype(np.int64), 0)
     order = np.lexsort((length > 0, start))  # empty ones (moved to 0) before the one at 0
+    first = start[order]
     ends = np.cumsum(length[order])
-    if not order.size or not np.array_equal(start[order][1:], ends[:-1]) \
-            or start[order][0] != 0 or ends[-1] > data.nbytes:
+    if not order.size or not np.array_equal(first[1:], ends[:-1]) \
+            or first[0] != 0 or ends[-1] > data.nbytes:
         prefixes = [data[a:a + n].tobytes() if n else b""
                     for a, n in zip(start.tolist(), length.tolist(), strict=True)]
         return (pa.array(prefixes[0::2], pa.large_binary()),
